@@ -57,6 +57,12 @@ export function isP2PError(error: unknown, code?: P2PErrorCode): error is P2PErr
   return code === undefined ? Object.values(P2PErrorCode).includes(actual as P2PErrorCode) : actual === code;
 }
 
+/** The same error attributed to `peerId` (a new P2PError when it named no peer yet). */
+export function withPeerId(error: P2PError, peerId: string): P2PError {
+  if (error.peerId === peerId) return error;
+  return new P2PError(error.code, error.message, { peerId, cause: error });
+}
+
 /** Wraps anything thrown into a P2PError with `code`, keeping it as `cause`. */
 export function toP2PError(error: unknown, code: P2PErrorCode, message: string, peerId?: string): P2PError {
   if (isP2PError(error)) return error;

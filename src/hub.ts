@@ -24,10 +24,11 @@ export class ConnectionHub<PeerType extends P2PPeer = P2PPeer> {
 
   private readonly livePeers = new Map<string, PeerType>();
   private closing: Promise<void> | undefined;
+  private closeStarted = false;
 
-  /** True from the moment `close()` is called. */
+  /** True from the moment `close()` is called (already while the teardown runs). */
   get isClosed(): boolean {
-    return this.closing !== undefined;
+    return this.closeStarted;
   }
 
   /** Live peers in connect order. */
@@ -104,7 +105,10 @@ export class ConnectionHub<PeerType extends P2PPeer = P2PPeer> {
    * last disconnects and completes every stream; later calls return the same promise.
    */
   close(teardown: () => Promise<void>): Promise<void> {
-    this.closing ??= this.runClose(teardown);
+    if (!this.closing) {
+      this.closeStarted = true;
+      this.closing = this.runClose(teardown);
+    }
     return this.closing;
   }
 

@@ -8,6 +8,6 @@ export type {
   PeerWithMessage,
   PeerWithResponse,
 } from './types.js';
-export { P2PError, P2PErrorCode, isP2PError, toP2PError } from './errors.js';
+export { P2PError, P2PErrorCode, isP2PError, toP2PError, withPeerId } from './errors.js';
 export type { P2PErrorDetails } from './errors.js';
 export { ConnectionHub, createPeer } from './hub.js';

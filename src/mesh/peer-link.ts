@@ -1,0 +1,200 @@
+import SimplePeer from 'simple-peer';
+import { P2PError, P2PErrorCode, toP2PError, withPeerId } from '../errors.js';
+import type { P2PPeer } from '../types.js';
+import type { RtcSignalData } from './envelope.js';
+import { FrameDecoder, encodePing } from './framing.js';
+import { TimerSet, type Clock } from './timers.js';
+import type { WebRTCImplementation } from './wrtc.js';
+
+export interface PeerLinkSettings {
+  wrtc: WebRTCImplementation | undefined;
+  config: RTCConfiguration | undefined;
+  clock: Clock;
+  connectTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  peerTimeoutMs: number;
+  maxMessageBytes: number;
+}
+
+export interface PeerLinkEvents {
+  signal(link: PeerLink, data: RtcSignalData): void;
+  open(link: PeerLink): void;
+  message(link: PeerLink, payload: unknown): void;
+  /** Once per link; `error` is undefined for an orderly close by either side. */
+  closed(link: PeerLink, error: P2PError | undefined): void;
+}
+
+type LinkState = 'connecting' | 'open' | 'closed';
+
+/**
+ * One WebRTC connection attempt to one remote peer: simple-peer underneath, plus the connect
+ * timeout, heartbeats that notice a crashed remote long before ICE does, framing, and a send
+ * queue that honours the data channel's back-pressure.
+ */
+export class PeerLink {
+  state: LinkState = 'connecting';
+  /** The remote's session once a signal from it has been seen on this link. */
+  remoteSession: string | undefined;
+  /** The hub's peer object, set by the mesh when the link opens. */
+  peer: P2PPeer | undefined;
+
+  private readonly rtc: SimplePeer.Instance;
+  private readonly timers: TimerSet;
+  private readonly decoder: FrameDecoder;
+  private sendQueue: Promise<void> = Promise.resolve();
+  private readonly waitingForDrain = new Set<(error?: P2PError) => void>();
+  private lastReceivedAt: number;
+  private lastSentAt: number;
+  private frozen = false;
+  private readonly cancelConnectTimeout: () => void;
+
+  constructor(
+    readonly remoteId: string,
+    readonly linkNumber: number,
+    readonly initiator: boolean,
+    private readonly settings: PeerLinkSettings,
+    private readonly events: PeerLinkEvents,
+  ) {
+    this.timers = new TimerSet(settings.clock);
+    this.decoder = new FrameDecoder(settings.maxMessageBytes);
+    this.lastReceivedAt = this.lastSentAt = settings.clock.now();
+    this.rtc = new SimplePeer({
+      initiator,
+      trickle: true,
+      wrtc: settings.wrtc as SimplePeer.Options['wrtc'],
+      config: settings.config,
+      channelConfig: { ordered: true },
+    });
+    this.rtc.on('signal', (data: any) => this.onLocalSignal(data));
+    this.rtc.on('connect', () => this.onOpen());
+    this.rtc.on('data', (frame: Uint8Array) => this.onFrame(frame));
+    this.rtc.on('drain', () => this.releaseDrainWaiters());
+    this.rtc.on('close', () => this.close());
+    this.rtc.on('error', (error: Error) =>
+      this.close(toP2PError(error, P2PErrorCode.CONNECTION_FAILED, `link to ${remoteId} failed`, remoteId)),
+    );
+    this.cancelConnectTimeout = this.timers.after(settings.connectTimeoutMs, () =>
+      this.close(
+        new P2PError(P2PErrorCode.TIMEOUT, `link to ${remoteId} did not connect within ${settings.connectTimeoutMs} ms`, {
+          peerId: remoteId,
+        }),
+      ),
+    );
+  }
+
+  /** Feeds an offer, answer or candidate from the remote. */
+  signal(data: RtcSignalData): void {
+    if (this.state === 'closed' || this.frozen) return;
+    try {
+      this.rtc.signal(data as SimplePeer.SignalData);
+    } catch (error) {
+      this.close(toP2PError(error, P2PErrorCode.PROTOCOL, `peer ${this.remoteId} sent an unusable signal`, this.remoteId));
+    }
+  }
+
+  /** Writes one message's frames after every earlier message; resolves once handed to the channel. */
+  send(frames: Uint8Array[]): Promise<void> {
+    const written = this.sendQueue.then(() => this.writeFrames(frames));
+    this.sendQueue = written.catch(() => {});
+    return written;
+  }
+
+  /** Idempotent. Releases the RTCPeerConnection, timers and waiters; reports `closed` once. */
+  close(error?: P2PError): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.timers.dispose();
+    this.releaseDrainWaiters(this.notConnected());
+    const rtc = this.rtc as SimplePeer.Instance & { _iceCompleteTimer?: ReturnType<typeof setTimeout> };
+    rtc.removeAllListeners();
+    // An 'error' with no listener would throw; after close nothing it says matters.
+    rtc.on('error', () => {});
+    // simple-peer leaves its ICE-complete timer running after destroy (up to 5 s of a live handle).
+    rtc.on('close', () => clearTimeout(rtc._iceCompleteTimer));
+    rtc.destroy();
+    clearTimeout(rtc._iceCompleteTimer);
+    if (!this.frozen) this.events.closed(this, error);
+  }
+
+  /** Simulates a crashed process: no heartbeat, no answer, no event, until close(). */
+  freeze(): void {
+    this.frozen = true;
+    this.timers.dispose();
+  }
+
+  private onLocalSignal(data: any): void {
+    if (this.frozen || typeof data !== 'object' || data === null) return;
+    // simple-peer may also emit renegotiation requests; data-only links never need them.
+    if (data.type === 'offer' || data.type === 'answer' || data.type === 'candidate') this.events.signal(this, data);
+  }
+
+  private onOpen(): void {
+    if (this.state !== 'connecting' || this.frozen) return;
+    this.state = 'open';
+    this.cancelConnectTimeout();
+    this.lastReceivedAt = this.settings.clock.now();
+    this.scheduleHeartbeat();
+    this.events.open(this);
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    if (this.state !== 'open' || this.frozen) return;
+    this.lastReceivedAt = this.settings.clock.now();
+    let decoded;
+    try {
+      decoded = this.decoder.decode(frame);
+    } catch (error) {
+      const framingError = toP2PError(error, P2PErrorCode.PROTOCOL, `peer ${this.remoteId} broke the framing`);
+      this.close(withPeerId(framingError, this.remoteId));
+      return;
+    }
+    if (decoded.kind === 'message') this.events.message(this, decoded.payload);
+  }
+
+  private scheduleHeartbeat(): void {
+    this.timers.after(this.settings.heartbeatIntervalMs, () => {
+      if (this.state !== 'open') return;
+      const now = this.settings.clock.now();
+      if (now - this.lastReceivedAt > this.settings.peerTimeoutMs) {
+        this.close(
+          new P2PError(P2PErrorCode.TIMEOUT, `peer ${this.remoteId} was silent for ${this.settings.peerTimeoutMs} ms`, {
+            peerId: this.remoteId,
+          }),
+        );
+        return;
+      }
+      if (now - this.lastSentAt >= this.settings.heartbeatIntervalMs) this.write(encodePing());
+      this.scheduleHeartbeat();
+    });
+  }
+
+  private async writeFrames(frames: Uint8Array[]): Promise<void> {
+    for (const frame of frames) {
+      if (this.state !== 'open') throw this.notConnected();
+      if (!this.write(frame)) await this.drained();
+    }
+  }
+
+  private write(frame: Uint8Array): boolean {
+    this.lastSentAt = this.settings.clock.now();
+    return this.rtc.write(frame);
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waitingForDrain.add((error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  private releaseDrainWaiters(error?: P2PError): void {
+    const waiters = [...this.waitingForDrain];
+    this.waitingForDrain.clear();
+    for (const settle of waiters) settle(error);
+  }
+
+  private notConnected(): P2PError {
+    return new P2PError(P2PErrorCode.PEER_NOT_CONNECTED, `peer ${this.remoteId} is not connected`, {
+      peerId: this.remoteId,
+    });
+  }
+}

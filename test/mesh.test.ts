@@ -1,0 +1,168 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createWebRTCMeshHandler, type WebRTCMeshHandler, simulateCrash } from '../src/mesh/mesh.js';
+import { FrameType } from '../src/mesh/framing.js';
+import type { P2PError } from '../src/errors.js';
+import { SignalingBus } from './helpers/signaling-bus.js';
+import { RawPeer } from './helpers/raw-peer.js';
+import { next } from './helpers/wait.js';
+
+const config = { iceServers: [] };
+const fast = { config, heartbeatIntervalMs: 300, peerTimeoutMs: 1500, reconnectMinDelayMs: 50, reconnectMaxDelayMs: 400 };
+const opened: Array<{ close(): Promise<void> }> = [];
+const rawPeers: RawPeer[] = [];
+
+async function handler(bus: SignalingBus, topic: string, extra: Record<string, unknown> = {}): Promise<WebRTCMeshHandler> {
+  const created = await createWebRTCMeshHandler({ signaling: bus.transport(), topic, ...fast, ...extra });
+  opened.push(created);
+  return created;
+}
+
+test.after.each(async () => {
+  for (const raw of rawPeers.splice(0)) raw.destroy();
+  await Promise.allSettled(opened.splice(0).map((h) => h.close()));
+});
+
+test('invalid options are refused with ERR_INVALID_OPTION', async () => {
+  const bus = new SignalingBus();
+  for (const bad of [{ topic: '' }, { topic: 'ok-topic', peerId: '' }, { topic: 'ok-topic', peerTimeoutMs: -1 }, { topic: 'ok-topic', heartbeatIntervalMs: 5000, peerTimeoutMs: 100 }, { topic: 'ok-topic', wrtc: {} }]) {
+    const error = await createWebRTCMeshHandler({ signaling: bus.transport(), ...bad } as any).then(() => undefined, (e) => e);
+    assert.is(error?.code, 'ERR_INVALID_OPTION', JSON.stringify(bad));
+  }
+  const noSignaling = await createWebRTCMeshHandler({ topic: 'ok-topic' } as any).then(() => undefined, (e) => e);
+  assert.is(noSignaling?.code, 'ERR_INVALID_OPTION');
+});
+
+test('a peer that restarts with the same id replaces its stale entry at once (RxDB #5342)', async () => {
+  const bus = new SignalingBus();
+  const a = await handler(bus, 'restart-topic', { peerId: 'aaaa' });
+  const aConnect = next(a.connect$, 'A connect$');
+  const oldB = await handler(bus, 'restart-topic', { peerId: 'bbbb', peerTimeoutMs: 60_000, heartbeatIntervalMs: 30_000 });
+  const first = await aConnect;
+  // The old B vanishes without a goodbye and without its signaling leave being seen.
+  const lose = bus.lose;
+  bus.lose = () => true;
+  await oldB[simulateCrash]();
+  bus.lose = lose;
+  const gone = next(a.disconnect$, 'A disconnect$ of the stale B', 10_000);
+  const again = next(a.connect$, 'A connect$ of the restarted B', 10_000);
+  const started = Date.now();
+  await handler(bus, 'restart-topic', { peerId: 'bbbb', peerTimeoutMs: 60_000, heartbeatIntervalMs: 30_000 });
+  assert.is(await gone, first);
+  const second = await again;
+  assert.is(second.id, 'bbbb');
+  assert.is.not(second, first);
+  assert.ok(Date.now() - started < 5000, 'replaced without waiting for the heartbeat timeout');
+});
+
+test('a peer that sends an absurd chunk header is dropped with ERR_PAYLOAD_TOO_LARGE', async () => {
+  const bus = new SignalingBus();
+  const a = await handler(bus, 'evil-topic', { peerId: 'aaaa', maxMessageBytes: 1024 * 1024 });
+  const raw = new RawPeer(bus.transport(), 'zzzz');
+  rawPeers.push(raw);
+  const connected = next(a.connect$, 'A connect$ of the raw peer');
+  const linkOpen = raw.connected();
+  await raw.join('evil-topic');
+  const peer = await connected;
+  await linkOpen;
+  const error = next(a.error$, 'A error$', 10_000, (e: P2PError) => e.code === 'ERR_PAYLOAD_TOO_LARGE');
+  const dropped = next(a.disconnect$, 'A disconnect$ of the raw peer');
+  const header = new Uint8Array(5);
+  header[0] = FrameType.START;
+  new DataView(header.buffer).setUint32(1, 0xffff_fff0);
+  raw.send(header);
+  assert.is((await error).peerId, 'zzzz');
+  assert.is(await dropped, peer);
+  const rejected = await a.send(peer, { id: '1', result: 1 }).then(() => undefined, (e) => e);
+  assert.is(rejected?.code, 'ERR_PEER_NOT_CONNECTED');
+});
+
+test('garbage frames drop the peer with ERR_PROTOCOL; the handler keeps working', async () => {
+  const bus = new SignalingBus();
+  const a = await handler(bus, 'garbage-topic', { peerId: 'aaaa' });
+  const raw = new RawPeer(bus.transport(), 'zzzz');
+  rawPeers.push(raw);
+  const linkOpen = raw.connected();
+  const connected = next(a.connect$, 'A connect$ of the raw peer');
+  await raw.join('garbage-topic');
+  await connected;
+  await linkOpen;
+  const error = next(a.error$, 'A error$ ERR_PROTOCOL', 10_000, (e: P2PError) => e.code === 'ERR_PROTOCOL');
+  raw.send(Uint8Array.of(FrameType.CONTINUE, 1, 2, 3));
+  await error;
+  const honest = next(a.connect$, 'A connect$ of an honest peer', 15_000, (p) => p.id === 'mmmm');
+  const b = await handler(bus, 'garbage-topic', { peerId: 'mmmm' });
+  const bPeer = next(b.connect$, 'B connect$');
+  const peerB = await honest;
+  await bPeer;
+  const reply = next(b.response$, 'B response$');
+  await a.send(peerB, { id: 'after-garbage', result: false });
+  assert.equal((await reply).response, { id: 'after-garbage', result: false });
+});
+
+test('a dropped link is re-made with backoff while the peer is still in the room', async () => {
+  const bus = new SignalingBus();
+  const a = await handler(bus, 'relink-topic', { peerId: 'aaaa' });
+  const raw = new RawPeer(bus.transport(), 'zzzz');
+  rawPeers.push(raw);
+  const firstOpen = raw.connected();
+  const firstConnect = next(a.connect$, 'A first connect$');
+  await raw.join('relink-topic');
+  const first = await firstConnect;
+  await firstOpen;
+  const gone = next(a.disconnect$, 'A disconnect$ after the link dropped');
+  const secondConnect = next(a.connect$, 'A connect$ on the re-made link');
+  const secondOpen = raw.connected();
+  raw.destroy();
+  assert.is(await gone, first);
+  const second = await secondConnect;
+  await secondOpen;
+  assert.is.not(second, first);
+  assert.is(raw.offers, 2);
+});
+
+test('losing the signaling connection keeps open links and re-joins for newcomers', async () => {
+  const bus = new SignalingBus();
+  const a = await handler(bus, 'lost-topic', { peerId: 'aaaa' });
+  const aSeesB = next(a.connect$, 'A connect$ B');
+  const b = await handler(bus, 'lost-topic', { peerId: 'bbbb' });
+  const bSeesA = next(b.connect$, 'B connect$ A');
+  const [peerB] = await Promise.all([aSeesB, bSeesA]);
+  const lostError = next(a.error$, 'A error$ for the lost signaling', 5000, (e: P2PError) => e.code === 'ERR_SIGNALING');
+  bus.dropConnection('aaaa');
+  await lostError;
+  const reply = next(b.response$, 'B response$ over the surviving link');
+  await a.send(peerB, { id: 'still-here', result: 0 });
+  assert.equal((await reply).response, { id: 'still-here', result: 0 });
+  const aSeesC = next(a.connect$, 'A connect$ of a newcomer after the re-join', 15_000, (p) => p.id === 'cccc');
+  await handler(bus, 'lost-topic', { peerId: 'cccc' });
+  await aSeesC;
+  assert.is(bus.memberCount('lost-topic'), 3);
+});
+
+test('lost signals (lossy transport) still end in a link', async () => {
+  const bus = new SignalingBus();
+  let dropped = 0;
+  bus.lose = (_from, _to, signal: any) => signal.type === 'hello' && dropped++ < 2;
+  // Ids make the newcomer the non-initiator, so the pair depends on its hello getting through.
+  const a = await handler(bus, 'lossy-topic', { peerId: 'bbbb', connectTimeoutMs: 500 });
+  const aConnect = next(a.connect$, 'A connect$ despite lost hellos', 20_000);
+  bus.lose = (from, _to, signal: any) => (from === 'bbbb' || signal.type === 'hello') && dropped++ < 4;
+  await handler(bus, 'lossy-topic', { peerId: 'aaaa', connectTimeoutMs: 500 });
+  await aConnect;
+  assert.ok(dropped >= 2);
+});
+
+test('close() during connecting leaves nothing running and completes streams', async () => {
+  const bus = new SignalingBus();
+  const a = await handler(bus, 'close-topic', { peerId: 'aaaa' });
+  await handler(bus, 'close-topic', { peerId: 'bbbb' });
+  let completed = 0;
+  for (const stream of [a.connect$, a.disconnect$, a.message$, a.response$, a.error$]) stream.subscribe({ complete: () => completed++ });
+  await Promise.all([a.close(), a.close()]);
+  assert.is(completed, 5);
+  const error = await a.send({ id: 'bbbb' }, { id: 'x', result: 1 }).then(() => undefined, (e) => e);
+  assert.is(error?.code, 'ERR_DESTROYED');
+});
+
+test.run();
