@@ -22,6 +22,8 @@ export const simulateCrash: unique symbol = Symbol.for('p2p-handlers.simulateCra
 export type WebRTCMeshHandler = P2PConnectionHandler & {
   /** This handler's peer id in the room. */
   readonly peerId: string;
+  /** The room this handler joined. */
+  readonly topic: string;
   [simulateCrash](): Promise<void>;
 };
 
@@ -82,6 +84,7 @@ class WebRTCMesh implements PeerLinkEvents {
     );
     this.handler = Object.assign(handler, {
       peerId: options.peerId,
+      topic,
       [simulateCrash]: () => this.crash(),
     });
   }

@@ -67,7 +67,6 @@ export class PeerLink {
     });
     this.rtc.on('signal', (data: any) => this.onLocalSignal(data));
     this.rtc.on('connect', () => this.onOpen());
-    this.rtc.on('data', (frame: Uint8Array) => this.onFrame(frame));
     this.rtc.on('drain', () => this.releaseDrainWaiters());
     this.rtc.on('close', () => this.close());
     this.rtc.on('error', (error: Error) =>
@@ -135,6 +134,9 @@ export class PeerLink {
     this.lastReceivedAt = this.settings.clock.now();
     this.scheduleHeartbeat();
     this.events.open(this);
+    // Attached only now: the remote may write as soon as its side opens, before ours reports
+    // open; until then the paused stream holds those frames, and connect$ precedes message$.
+    if (this.state === 'open') this.rtc.on('data', (frame: Uint8Array) => this.onFrame(frame));
   }
 
   private onFrame(frame: Uint8Array): void {

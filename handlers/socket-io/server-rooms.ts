@@ -1,0 +1,127 @@
+/**
+ * Who holds which peer id in which room. Pure bookkeeping, no I/O: the server turns the
+ * results into emits. Peer ids are scoped to a room, so one socket can be in several rooms
+ * (one per topic) with different ids, and signals never cross rooms.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { P2PErrorCode } from '../../src/errors.js';
+
+interface Member<C> {
+  client: C;
+  /** HMAC of the join token under a per-registry key: a memory dump reveals no usable token. */
+  tokenHash: Buffer | undefined;
+}
+
+export type JoinResult<C> =
+  | { ok: true; kind: 'joined' | 'rejoined' }
+  | { ok: true; kind: 'takeover'; displaced: C }
+  | { ok: false; code: P2PErrorCode; message: string };
+
+export interface RoomLimits {
+  maxRoomsPerSocket: number;
+  maxPeersPerRoom: number;
+}
+
+export class RoomRegistry<C extends object> {
+  /** room → peer id → member. Insertion order gives a stable `joined` list. */
+  private readonly rooms = new Map<string, Map<string, Member<C>>>();
+  /** client → room → the peer id it holds there. */
+  private readonly clients = new Map<C, Map<string, string>>();
+  private readonly key = randomBytes(32);
+  private members = 0;
+
+  constructor(private readonly limits: RoomLimits) {}
+
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  get peerCount(): number {
+    return this.members;
+  }
+
+  join(client: C, room: string, peerId: string, token?: string): JoinResult<C> {
+    const held = this.clients.get(client)?.get(room);
+    if (held === peerId) return { ok: true, kind: 'rejoined' };
+    if (held !== undefined) {
+      return fail(P2PErrorCode.PROTOCOL, `already in room "${room}" as "${held}"; leave it first`);
+    }
+    const roomsHeld = this.clients.get(client)?.size ?? 0;
+    if (roomsHeld >= this.limits.maxRoomsPerSocket) {
+      return fail(P2PErrorCode.LIMIT_EXCEEDED, `at most ${this.limits.maxRoomsPerSocket} rooms per socket`);
+    }
+    const members = this.rooms.get(room);
+    const holder = members?.get(peerId);
+    const tokenHash = token === undefined ? undefined : this.hash(token);
+    if (members && holder) {
+      if (!tokenHash || !holder.tokenHash || !timingSafeEqual(tokenHash, holder.tokenHash)) {
+        return fail(P2PErrorCode.ID_TAKEN, `peer id "${peerId}" is already taken in room "${room}"`);
+      }
+      this.forget(holder.client, room);
+      members.set(peerId, { client, tokenHash: holder.tokenHash });
+      this.remember(client, room, peerId);
+      return { ok: true, kind: 'takeover', displaced: holder.client };
+    }
+    if ((members?.size ?? 0) >= this.limits.maxPeersPerRoom) {
+      return fail(P2PErrorCode.LIMIT_EXCEEDED, `room "${room}" is full (${this.limits.maxPeersPerRoom} peers)`);
+    }
+    const target = members ?? new Map<string, Member<C>>();
+    if (!members) this.rooms.set(room, target);
+    target.set(peerId, { client, tokenHash });
+    this.remember(client, room, peerId);
+    this.members += 1;
+    return { ok: true, kind: 'joined' };
+  }
+
+  /** Returns the peer id the client gave up, or undefined when it was not in the room. */
+  leave(client: C, room: string): string | undefined {
+    const peerId = this.clients.get(client)?.get(room);
+    if (peerId === undefined) return undefined;
+    this.forget(client, room);
+    const members = this.rooms.get(room);
+    members?.delete(peerId);
+    this.members -= 1;
+    // Empty rooms are dropped so memory returns to baseline under join/leave churn.
+    if (members?.size === 0) this.rooms.delete(room);
+    return peerId;
+  }
+
+  /** Removes the client from every room; returns the rooms it was in. */
+  leaveAll(client: C): string[] {
+    const rooms = [...(this.clients.get(client)?.keys() ?? [])];
+    for (const room of rooms) this.leave(client, room);
+    return rooms;
+  }
+
+  peerIds(room: string): string[] {
+    return [...(this.rooms.get(room)?.keys() ?? [])];
+  }
+
+  holder(room: string, peerId: string): C | undefined {
+    return this.rooms.get(room)?.get(peerId)?.client;
+  }
+
+  peerIdOf(client: C, room: string): string | undefined {
+    return this.clients.get(client)?.get(room);
+  }
+
+  private hash(token: string): Buffer {
+    return createHmac('sha256', this.key).update(token).digest();
+  }
+
+  private remember(client: C, room: string, peerId: string): void {
+    const rooms = this.clients.get(client) ?? new Map<string, string>();
+    rooms.set(room, peerId);
+    this.clients.set(client, rooms);
+  }
+
+  private forget(client: C, room: string): void {
+    const rooms = this.clients.get(client);
+    rooms?.delete(room);
+    if (rooms?.size === 0) this.clients.delete(client);
+  }
+}
+
+function fail(code: P2PErrorCode, message: string): { ok: false; code: P2PErrorCode; message: string } {
+  return { ok: false, code, message };
+}
