@@ -4,9 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x node_modules/.bin/tsx ] || [ package.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
-fi
+bash scripts/ensure-deps.sh
 npx tsc -p tsconfig.json
 
 run_tests() { node --import tsx test/run.ts "$@"; }
