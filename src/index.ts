@@ -11,3 +11,10 @@ export type {
 export { P2PError, P2PErrorCode, isP2PError, toP2PError, withPeerId } from './errors.js';
 export type { P2PErrorDetails } from './errors.js';
 export { ConnectionHub, createPeer } from './hub.js';
+export { createWebRTCMeshHandler, simulateCrash } from './mesh/mesh.js';
+export type { CreateWebRTCMeshHandlerOptions, WebRTCMeshHandler } from './mesh/mesh.js';
+export type { SignalingEvents, SignalingTransport } from './mesh/signaling.js';
+export { MESH_DEFAULTS, randomId } from './mesh/options.js';
+export type { WebRTCMeshOptions } from './mesh/options.js';
+export type { WebRTCImplementation } from './mesh/wrtc.js';
+export type { Clock } from './mesh/timers.js';

@@ -153,6 +153,21 @@ test('lost signals (lossy transport) still end in a link', async () => {
   assert.ok(dropped >= 2);
 });
 
+test('node-datachannel passed explicitly (with bindAddress) connects and carries 1 MiB', async () => {
+  const ndc = await import('node-datachannel/polyfill');
+  const bus = new SignalingBus();
+  const options = { wrtc: ndc as any, config: { iceServers: [], bindAddress: '127.0.0.1' } };
+  const a = await handler(bus, 'ndc-topic', options);
+  const aConnect = next(a.connect$, 'A connect$ over node-datachannel');
+  const b = await handler(bus, 'ndc-topic', options);
+  const bConnect = next(b.connect$, 'B connect$ over node-datachannel');
+  const [peerB] = await Promise.all([aConnect, bConnect]);
+  const reply = next(b.response$, 'B response$ of 1 MiB');
+  const big = 'n'.repeat(1024 * 1024);
+  await a.send(peerB, { id: 'ndc', result: big });
+  assert.is((await reply).response.result, big);
+});
+
 test('close() during connecting leaves nothing running and completes streams', async () => {
   const bus = new SignalingBus();
   const a = await handler(bus, 'close-topic', { peerId: 'aaaa' });

@@ -1,0 +1,144 @@
+/**
+ * The suite must fail where a handler breaks the contract: each fixture in test/fixtures/broken
+ * is the memory handler with one rule broken, run through the CLI; the cases that check that
+ * rule must be among the failures, with a message that names the problem. The unbroken
+ * memory handler must pass everything.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runConformanceSuite, type ConformanceTarget } from '../src/conformance/index.js';
+import { failures, lastLine, quote, runCli, type CliResult } from './fixtures/run-cli.js';
+
+interface Expectation {
+  file: string;
+  target: string;
+  /** Case → a pattern its failure message must match. */
+  failing: Record<string, RegExp>;
+}
+
+const BROKEN: Expectation[] = [
+  {
+    file: 'identity.ts',
+    target: 'broken: new peer object per message',
+    failing: {
+      'identity › the same peer object on connect$, message$, response$ and disconnect$': /different peer object than connect\$/,
+      'identity › the connect$ peer object is reused for every payload, both ways': /peer object|not a connected peer/,
+    },
+  },
+  {
+    file: 'falsy-results.ts',
+    target: 'broken: drops falsy results',
+    failing: {
+      "routing › responses arrive on response$, including results null, 0, '' and false": /response\$ did not emit payload/,
+    },
+  },
+  {
+    file: 'no-complete.ts',
+    target: 'broken: streams never complete',
+    failing: {
+      'lifecycle › close() before any peer completes all five streams': /connect\$, disconnect\$, message\$, response\$, error\$ did not complete/,
+      'lifecycle › close() completes all five streams and later subscribers complete at once': /did not complete/,
+    },
+  },
+  {
+    file: 'leak-timer.ts',
+    target: 'broken: leaks a timer after close',
+    failing: {
+      'lifecycle › leaves no timers or sockets once closed': /Timeout \d+ \(baseline \d+\)/,
+      'resources › the whole run leaves no timers or sockets behind': /Timeout \d+ \(baseline \d+\)/,
+    },
+  },
+  {
+    file: 'leak-unref-interval.ts',
+    target: "broken: leaks an unref'd interval after close",
+    failing: {
+      'lifecycle › leaves no timers or sockets once closed': /timer\(s\) created during the case .*leak-unref-interval/s,
+    },
+  },
+  {
+    file: 'send-unknown.ts',
+    target: 'broken: send() resolves for unknown peers',
+    failing: {
+      'disconnect › send() to an unknown peer rejects with ERR_PEER_NOT_CONNECTED': /resolved; it must reject with code ERR_PEER_NOT_CONNECTED/,
+      'disconnect › send() to a peer that left rejects with ERR_PEER_NOT_CONNECTED': /resolved; it must reject with code ERR_PEER_NOT_CONNECTED/,
+      'disconnect › a peer that comes back on the same topic connects again as a new object': /previous session resolved/,
+    },
+  },
+  {
+    file: 'big-payloads.ts',
+    target: 'broken: reorders and truncates large payloads',
+    failing: {
+      'payloads › the largest payload (maxPayloadBytes, 16 MiB by default) arrives intact both ways': /arrived damaged: .*string differs \(length 2097152/,
+      'payloads › order is kept under load, mixed sizes, both directions at once': /arrived in position \d+; order must be kept/,
+    },
+  },
+  {
+    file: 'no-remote-disconnect.ts',
+    target: 'broken: no disconnect$ on remote close',
+    failing: {
+      'disconnect › a remote close() gives disconnect$ with the connected peer object': /disconnect\$ did not emit for peer B after its close\(\) within 1500 ms/,
+      'disconnect › the others keep working when one peer closes': /disconnect\$ did not emit/,
+      'disconnect › a crash gives disconnect$ on every other peer, and they keep working': /disconnect\$ did not emit for peer C after its crash/,
+    },
+  },
+];
+
+// All runs start at once (they mostly wait on timeouts); each test awaits its own.
+const runs = new Map<string, Promise<CliResult>>(
+  [...BROKEN.map((expectation) => `test/fixtures/broken/${expectation.file}`), 'test/fixtures/memory-target.ts'].map((file) => [
+    file,
+    runCli(['conformance', file]),
+  ]),
+);
+
+const test = suite('conformance suite on broken handlers');
+
+test('the unbroken memory handler passes every case', async () => {
+  const result = await runs.get('test/fixtures/memory-target.ts')!;
+  assert.is(result.code, 0, quote(result));
+  assert.is(failures(result.stdout, 'memory').size, 0, quote(result));
+  assert.match(lastLine(result.stdout), /^\d+ passed, 0 failed$/, quote(result));
+});
+
+test('malformed targets are refused at registration with ERR_INVALID_OPTION', () => {
+  const creator = () => async () => ({}) as never;
+  const malformed: Array<[unknown, RegExp]> = [
+    [undefined, /expected an object/],
+    [{ name: '', creator }, /name must be a non-empty string/],
+    [{ name: 'x' }, /creator must be a function/],
+    [{ name: 'x', creator, setup: 'no' }, /setup must be a function/],
+    [{ name: 'x', creator, capabilities: { timeoutMS: 5 } }, /unknown capability "timeoutMS"/],
+    [{ name: 'x', creator, capabilities: { meshSize: 2 } }, /meshSize must be an integer >= 3/],
+    [{ name: 'x', creator, capabilities: { maxPayloadBytes: 10 } }, /maxPayloadBytes must be an integer >= 1024/],
+    [{ name: 'x', creator, capabilities: { timeoutMs: -1 } }, /timeoutMs must be a number >= 1/],
+    [{ name: 'x', creator, capabilities: { crash: true } }, /crash must be a function/],
+  ];
+  for (const [target, message] of malformed) {
+    try {
+      runConformanceSuite(target as ConformanceTarget<unknown>);
+    } catch (error) {
+      assert.is((error as { code?: unknown }).code, 'ERR_INVALID_OPTION');
+      assert.match((error as Error).message, message);
+      continue;
+    }
+    assert.unreachable(`accepted ${JSON.stringify(target)}`);
+  }
+});
+
+for (const expectation of BROKEN) {
+  test(`fails on "${expectation.target}" in the cases that check it`, async () => {
+    const result = await runs.get(`test/fixtures/broken/${expectation.file}`)!;
+    assert.is(result.code, 1, quote(result));
+    const failed = failures(result.stdout, expectation.target);
+    for (const [name, why] of Object.entries(expectation.failing)) {
+      const message = failed.get(name);
+      assert.ok(message !== undefined, `expected "${name}" to fail\n${quote(result)}`);
+      assert.match(message, why, `"${name}" failed for another reason:\n${message}`);
+    }
+    const [passed, failedCount] = (/^(\d+) passed, (\d+) failed$/.exec(lastLine(result.stdout)) ?? []).slice(1).map(Number);
+    assert.is(failedCount, failed.size, `summary line disagrees with the FAIL lines\n${quote(result)}`);
+    assert.ok((passed ?? 0) > 0, 'a broken handler should still pass the cases its breakage does not touch');
+  });
+}
+
+test.run();
