@@ -168,6 +168,32 @@ test('node-datachannel passed explicitly (with bindAddress) connects and carries
   assert.is((await reply).response.result, big);
 });
 
+test('a link survives an event loop blocked for longer than peerTimeoutMs', async () => {
+  const bus = new SignalingBus();
+  const timing = { heartbeatIntervalMs: 100, peerTimeoutMs: 400 };
+  const a = await handler(bus, 'blocked-topic', timing);
+  const aConnect = next(a.connect$, 'A connect$');
+  const b = await handler(bus, 'blocked-topic', timing);
+  const bConnect = next(b.connect$, 'B connect$');
+  const [peerB] = await Promise.all([aConnect, bConnect]);
+  let disconnects = 0;
+  a.disconnect$.subscribe(() => disconnects++);
+  b.disconnect$.subscribe(() => disconnects++);
+  // A long synchronous task (a big JSON.parse, a slow render) on a busy app.
+  const blockedUntil = Date.now() + 1_000;
+  while (Date.now() < blockedUntil);
+  // Several heartbeat rounds must pass with both links alive and usable.
+  for (let round = 0; round < 5; round++) {
+    const [reply] = await Promise.all([
+      next(b.response$, `B response$ round ${round}`, 2_000),
+      a.send(peerB, { id: `round-${round}`, result: round }),
+    ]);
+    assert.is(reply.response.id, `round-${round}`);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  assert.is(disconnects, 0);
+});
+
 test('close() during connecting leaves nothing running and completes streams', async () => {
   const bus = new SignalingBus();
   const a = await handler(bus, 'close-topic', { peerId: 'aaaa' });

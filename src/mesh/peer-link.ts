@@ -154,10 +154,15 @@ export class PeerLink {
   }
 
   private scheduleHeartbeat(): void {
-    this.timers.after(this.settings.heartbeatIntervalMs, () => {
+    const interval = this.settings.heartbeatIntervalMs;
+    const scheduledAt = this.settings.clock.now();
+    this.timers.after(interval, () => {
       if (this.state !== 'open') return;
       const now = this.settings.clock.now();
-      if (now - this.lastReceivedAt > this.settings.peerTimeoutMs) {
+      // Timers run before pending I/O: after a long block of the event loop the remote's frames
+      // may be waiting unread, so a late tick grants one more interval before judging silence.
+      const starved = now - scheduledAt > 2 * interval;
+      if (!starved && now - this.lastReceivedAt > this.settings.peerTimeoutMs) {
         this.close(
           new P2PError(P2PErrorCode.TIMEOUT, `peer ${this.remoteId} was silent for ${this.settings.peerTimeoutMs} ms`, {
             peerId: this.remoteId,
@@ -165,7 +170,7 @@ export class PeerLink {
         );
         return;
       }
-      if (now - this.lastSentAt >= this.settings.heartbeatIntervalMs) this.write(encodePing());
+      if (now - this.lastSentAt >= interval) this.write(encodePing());
       this.scheduleHeartbeat();
     });
   }
