@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-deps.sh
+bash scripts/ensure-system-packages.sh
 npx tsc -p tsconfig.json
 
 run_tests() { node --import tsx test/run.ts "$@"; }

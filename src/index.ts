@@ -18,3 +18,4 @@ export { MESH_DEFAULTS, randomId } from './mesh/options.js';
 export type { WebRTCMeshOptions } from './mesh/options.js';
 export type { WebRTCImplementation } from './mesh/wrtc.js';
 export type { Clock } from './mesh/timers.js';
+export { RoomCipher, sha256Hex, ROOM_KEY_ITERATIONS } from './room-crypto.js';
