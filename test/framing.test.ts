@@ -104,11 +104,11 @@ test('backoff grows exponentially, stays within bounds and is jittered', () => {
 });
 
 test('mesh signals are validated before they reach WebRTC', () => {
-  const ok = { v: 1, type: 'rtc', session: 's', link: 1, data: { type: 'offer', sdp: 'v=0' } };
+  const ok = { v: 1, type: 'rtc', session: 's', link: 1, seq: 0, data: { type: 'offer', sdp: 'v=0' } };
   assert.not.instance(parseMeshSignal(ok, 'p'), P2PError);
   assert.not.instance(parseMeshSignal({ v: 1, type: 'hello', session: 's' }, 'p'), P2PError);
   const bad: unknown[] = [
-    null, 'x', [], { ...ok, v: 2 }, { ...ok, session: '' }, { ...ok, link: -1 }, { ...ok, link: 1.5 },
+    null, 'x', [], { ...ok, v: 2 }, { ...ok, session: '' }, { ...ok, link: -1 }, { ...ok, link: 1.5 }, { ...ok, seq: -1 }, { ...ok, seq: undefined },
     { ...ok, data: { type: 'offer', sdp: 5 } }, { ...ok, data: { type: 'renegotiate' } },
     { ...ok, data: { type: 'candidate', candidate: 'x' } }, { ...ok, type: 'bye' },
     { ...ok, data: { type: 'offer', sdp: 'x'.repeat(100_000) } }, { v: 1, type: 'hello', session: 's', lastLink: 'x' },

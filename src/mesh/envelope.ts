@@ -24,6 +24,8 @@ export interface RtcSignal {
   /** The receiver's session when known; signals meant for a previous session are dropped. */
   target?: string;
   link: number;
+  /** Per link and sender, counts up from 0: the same signal arriving twice is applied once. */
+  seq: number;
   data: RtcSignalData;
 }
 
@@ -51,6 +53,7 @@ export function parseMeshSignal(value: unknown, from: string): MeshSignal | P2PE
   }
   if (value.type !== 'rtc') return invalid(`unknown type ${JSON.stringify(value.type)?.slice(0, 40)}`);
   if (!isLinkNumber(value.link)) return invalid('bad link number');
+  if (!isLinkNumber(value.seq)) return invalid('bad signal number');
   if (value.target !== undefined && !isShortString(value.target)) return invalid('bad target');
   const data = value.data;
   if (!isObject(data)) return invalid('no data');

@@ -1,19 +1,29 @@
-import { P2PError, P2PErrorCode, toP2PError } from '../errors.js';
+import { P2PError, P2PErrorCode } from '../errors.js';
 import { ConnectionHub, createPeer } from '../hub.js';
 import type { P2PConnectionHandler, P2PMessage, P2PPeer, P2PResponse } from '../types.js';
 import { parseMeshSignal, type HelloSignal, type MeshSignal, type RtcSignal, type RtcSignalData } from './envelope.js';
 import { encodeMessage } from './framing.js';
 import { resolveMeshOptions, randomId, assertId, type ResolvedMeshOptions, type WebRTCMeshOptions } from './options.js';
 import { PeerLink, type PeerLinkEvents, type PeerLinkSettings } from './peer-link.js';
-import type { SignalingEvents, SignalingTransport } from './signaling.js';
+import type { SignalingTransport } from './signaling.js';
+import { SignalingSet, isRetryable } from './signaling-set.js';
 import { TimerSet, backoffDelay, systemClock } from './timers.js';
 import { resolveWebRTC } from './wrtc.js';
 
 export interface CreateWebRTCMeshHandlerOptions extends WebRTCMeshOptions {
-  /** The transport that carries signals; the handler joins its room and leaves it on close. */
-  signaling: SignalingTransport;
-  /** The room: every handler on the same topic and transport connects to the others. */
+  /**
+   * The transport(s) that carry signals. Several at once make signaling redundant: the room is
+   * joined through each, a peer found through any of them gets one link, and each transport
+   * fails and re-joins on its own. Required.
+   */
+  signaling: SignalingTransport | readonly SignalingTransport[];
+  /** The room: every handler on the same topic and transport connects to the others. Required. */
   topic: string;
+  /**
+   * Extra read-only fields for the peer object of a remote id (e.g. a verified public key).
+   * Default: none, peers are `{ id }`.
+   */
+  peerDetails?: (peerId: string) => object;
 }
 
 /** Makes a mesh handler stop like a crashed process (used by the conformance suite). */
@@ -33,14 +43,20 @@ export type WebRTCMeshHandler = P2PConnectionHandler & {
  * error goes to error$), a final one (unauthorized, invalid, id taken) rejects.
  */
 export async function createWebRTCMeshHandler(options: CreateWebRTCMeshHandlerOptions): Promise<WebRTCMeshHandler> {
-  const { signaling, topic, ...meshOptions } = options;
+  const { signaling, topic, peerDetails, ...meshOptions } = options;
   assertId(topic, 'topic', 512);
-  if (!signaling || typeof signaling.join !== 'function' || typeof signaling.send !== 'function' || typeof signaling.leave !== 'function') {
-    throw new P2PError(P2PErrorCode.INVALID_OPTION, '`signaling` must implement join, send and leave');
+  const transports: readonly SignalingTransport[] = Array.isArray(signaling) ? signaling : [signaling];
+  const isTransport = (t: SignalingTransport | undefined) =>
+    !!t && typeof t.join === 'function' && typeof t.send === 'function' && typeof t.leave === 'function';
+  if (transports.length === 0 || !transports.every(isTransport)) {
+    throw new P2PError(P2PErrorCode.INVALID_OPTION, '`signaling` must be one or more transports implementing join, send and leave');
+  }
+  if (peerDetails !== undefined && typeof peerDetails !== 'function') {
+    throw new P2PError(P2PErrorCode.INVALID_OPTION, '`peerDetails` must be a function');
   }
   const resolved = resolveMeshOptions(meshOptions, meshOptions.clock ?? systemClock);
   const wrtc = await resolveWebRTC(resolved.wrtc);
-  const mesh = new WebRTCMesh(signaling, topic, resolved, {
+  const mesh = new WebRTCMesh(transports, topic, resolved, peerDetails, {
     wrtc,
     config: resolved.config,
     clock: resolved.clock,
@@ -58,26 +74,32 @@ class WebRTCMesh implements PeerLinkEvents {
   private readonly hub = new ConnectionHub<P2PPeer>();
   private readonly session = randomId();
   private readonly timers: TimerSet;
+  private readonly signaling: SignalingSet;
   private readonly links = new Map<string, PeerLink>();
-  /** Peers the transport says are in the room (or that signaled us). */
+  /** Peers some transport says are in the room (or that signaled us). */
   private readonly present = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly pendingRetries = new Map<string, () => void>();
   /** Per remote: the newest link attempt of theirs we have seen (for hello.lastLink). */
   private readonly lastLinkSeen = new Map<string, number>();
   private linkCounter = 0;
-  /** Bumped on every (re)join and on close: events of an older join are ignored. */
-  private signalingGeneration = 0;
-  private signalingFailures = 0;
   private crashed = false;
 
   constructor(
-    private readonly signaling: SignalingTransport,
-    private readonly topic: string,
+    transports: readonly SignalingTransport[],
+    topic: string,
     private readonly options: ResolvedMeshOptions,
+    private readonly peerDetails: ((peerId: string) => object) | undefined,
     private readonly linkSettings: PeerLinkSettings,
   ) {
     this.timers = new TimerSet(options.clock);
+    const live = () => !this.hub.isClosed && !this.crashed;
+    this.signaling = new SignalingSet(transports, topic, options.peerId, { ...options, timers: this.timers }, {
+      peerJoined: (peerId) => live() && this.onPeerJoined(peerId),
+      peerLeft: (peerId) => live() && this.onPeerLeft(peerId),
+      signal: (from, signal) => live() && this.onSignal(from, signal),
+      error: (error) => this.hub.reportError(error),
+    });
     const handler = this.hub.toHandler(
       (peer, payload) => this.sendTo(peer, payload),
       () => this.teardown(),
@@ -94,72 +116,15 @@ class WebRTCMesh implements PeerLinkEvents {
   }
 
   async start(): Promise<void> {
-    const error = await this.joinSignaling();
+    const error = await this.signaling.start();
     if (error && !isRetryable(error)) {
       await this.handler.close();
       throw error;
     }
   }
 
-  // ---- signaling --------------------------------------------------------------------
-
-  /** One join attempt; on failure schedules the next and returns the error. */
-  private async joinSignaling(): Promise<P2PError | undefined> {
-    const generation = ++this.signalingGeneration;
-    const events = this.signalingEvents(generation);
-    let cancelTimeout = () => {};
-    const timeout = new Promise<never>((_, reject) => {
-      cancelTimeout = this.timers.after(this.options.signalingTimeoutMs, () =>
-        reject(new P2PError(P2PErrorCode.TIMEOUT, `joining the signaling room took over ${this.options.signalingTimeoutMs} ms`)),
-      );
-    });
-    try {
-      await Promise.race([this.signaling.join(this.topic, this.selfId, events), timeout]);
-      this.signalingFailures = 0;
-      return undefined;
-    } catch (cause) {
-      const error = toP2PError(cause, P2PErrorCode.SIGNALING, 'joining the signaling room failed');
-      if (generation === this.signalingGeneration && !this.hub.isClosed) {
-        this.hub.reportError(error);
-        if (isRetryable(error)) this.rejoinLater(generation);
-      }
-      return error;
-    } finally {
-      cancelTimeout();
-    }
-  }
-
-  private rejoinLater(generation: number): void {
-    this.signalingGeneration++;
-    this.signaling.leave().catch((error) => this.hub.reportError(toP2PError(error, P2PErrorCode.SIGNALING, 'leaving failed')));
-    const delay = backoffDelay(this.signalingFailures++, this.options.reconnectMinDelayMs, this.options.reconnectMaxDelayMs);
-    this.timers.after(delay, () => {
-      if (generation + 1 === this.signalingGeneration) void this.joinSignaling();
-    });
-  }
-
-  private signalingEvents(generation: number): SignalingEvents {
-    const live = () => generation === this.signalingGeneration && !this.hub.isClosed && !this.crashed;
-    return {
-      peerJoined: (peerId) => live() && this.onPeerJoined(peerId),
-      peerLeft: (peerId) => live() && this.onPeerLeft(peerId),
-      signal: (from, signal) => live() && this.onSignal(from, signal),
-      lost: (error) => {
-        if (!live()) return;
-        this.hub.reportError(toP2PError(error, P2PErrorCode.SIGNALING, 'the signaling connection was lost'));
-        this.rejoinLater(generation);
-      },
-      error: (error) => live() && this.hub.reportError(toP2PError(error, P2PErrorCode.SIGNALING, 'signaling error')),
-    };
-  }
-
   private sendSignal(to: string, signal: MeshSignal): void {
-    try {
-      const sent = this.signaling.send(to, signal);
-      if (sent) sent.catch((error) => this.hub.reportError(toP2PError(error, P2PErrorCode.SIGNALING, `signal to ${to} failed`, to)));
-    } catch (error) {
-      this.hub.reportError(toP2PError(error, P2PErrorCode.SIGNALING, `signal to ${to} failed`, to));
-    }
+    this.signaling.send(to, signal);
   }
 
   // ---- who connects to whom -----------------------------------------------------------
@@ -170,7 +135,6 @@ class WebRTCMesh implements PeerLinkEvents {
   }
 
   private onPeerJoined(remoteId: string): void {
-    if (remoteId === this.selfId || typeof remoteId !== 'string') return;
     this.present.add(remoteId);
     this.reachOut(remoteId);
   }
@@ -205,7 +169,6 @@ class WebRTCMesh implements PeerLinkEvents {
   }
 
   private onSignal(from: string, raw: unknown): void {
-    if (from === this.selfId || typeof from !== 'string') return;
     const signal = parseMeshSignal(raw, from);
     if (signal instanceof P2PError) return this.hub.reportError(signal);
     this.present.add(from);
@@ -244,6 +207,9 @@ class WebRTCMesh implements PeerLinkEvents {
       link.remoteSession = signal.session;
       this.lastLinkSeen.set(from, signal.link);
     }
+    // Redundant transports deliver the same signal more than once; feed each one once.
+    if (link.seenSignals.has(signal.seq)) return;
+    link.seenSignals.add(signal.seq);
     link.signal(signal.data);
   }
 
@@ -263,6 +229,7 @@ class WebRTCMesh implements PeerLinkEvents {
       session: this.session,
       target: link.remoteSession,
       link: link.linkNumber,
+      seq: link.nextSignalSeq++,
       data,
     });
   }
@@ -270,7 +237,7 @@ class WebRTCMesh implements PeerLinkEvents {
   open(link: PeerLink): void {
     if (this.links.get(link.remoteId) !== link || this.hub.isClosed) return link.close();
     this.failures.delete(link.remoteId);
-    link.peer = createPeer(link.remoteId);
+    link.peer = createPeer(link.remoteId, this.peerDetails?.(link.remoteId));
     this.hub.addPeer(link.peer);
   }
 
@@ -303,9 +270,8 @@ class WebRTCMesh implements PeerLinkEvents {
   }
 
   private async teardown(): Promise<void> {
-    this.signalingGeneration++;
     this.timers.dispose();
-    const left = this.signaling.leave().catch(() => {});
+    const left = this.signaling.leave();
     for (const link of [...this.links.values()]) link.close();
     this.links.clear();
     await left;
@@ -313,13 +279,8 @@ class WebRTCMesh implements PeerLinkEvents {
 
   private async crash(): Promise<void> {
     this.crashed = true;
-    this.signalingGeneration++;
     this.timers.dispose();
     for (const link of this.links.values()) link.freeze();
-    await this.signaling.leave().catch(() => {});
+    await this.signaling.leave();
   }
-}
-
-function isRetryable(error: P2PError): boolean {
-  return error.code === P2PErrorCode.SIGNALING || error.code === P2PErrorCode.TIMEOUT;
 }

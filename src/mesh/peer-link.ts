@@ -37,6 +37,10 @@ export class PeerLink {
   remoteSession: string | undefined;
   /** The hub's peer object, set by the mesh when the link opens. */
   peer: P2PPeer | undefined;
+  /** Numbers our outgoing signals on this link, so the remote can drop duplicates. */
+  nextSignalSeq = 0;
+  /** The remote's signal numbers already fed to this link. */
+  readonly seenSignals = new Set<number>();
 
   private readonly rtc: SimplePeer.Instance;
   private readonly timers: TimerSet;

@@ -32,6 +32,7 @@ export class RawPeer {
   }
 
   private currentLink = -1;
+  private seq = 0;
 
   private onSignal(from: string, signal: any): void {
     if (signal?.type !== 'rtc') return;
@@ -42,7 +43,7 @@ export class RawPeer {
       const rtc = new SimplePeer({ initiator: false, trickle: true, wrtc, config: { iceServers: [] } });
       rtc.on('signal', (data: any) => {
         if (data.type === 'offer' || data.type === 'answer' || data.type === 'candidate') {
-          void this.transport.send(from, { v: 1, type: 'rtc', session: this.session, link: this.currentLink, data });
+          void this.transport.send(from, { v: 1, type: 'rtc', session: this.session, link: this.currentLink, seq: this.seq++, data });
         }
       });
       rtc.on('connect', () => this.onConnect?.());

@@ -1,0 +1,177 @@
+import { P2PError, P2PErrorCode, toP2PError } from '../errors.js';
+import type { SignalingEvents, SignalingTransport } from './signaling.js';
+import { backoffDelay, type TimerSet } from './timers.js';
+
+export interface SignalingSetSettings {
+  timers: TimerSet;
+  signalingTimeoutMs: number;
+  reconnectMinDelayMs: number;
+  reconnectMaxDelayMs: number;
+}
+
+/** What the set reports to the mesh: presence merged over every transport. */
+export interface SignalingSetEvents {
+  peerJoined(peerId: string): void;
+  peerLeft(peerId: string): void;
+  signal(from: string, signal: unknown): void;
+  error(error: P2PError): void;
+}
+
+interface Slot {
+  transport: SignalingTransport;
+  /** Bumped on every (re)join and on leave: events of an older join are ignored. */
+  generation: number;
+  failures: number;
+  joined: boolean;
+  /** Peers this transport can reach: announced by it, or heard from through it. */
+  reachable: Set<string>;
+}
+
+/**
+ * One room joined over one or several transports at once (redundant signaling): each
+ * transport joins, fails and re-joins with its own backoff, a peer is present while any
+ * transport reaches it, and signals go out through every transport that reaches the target.
+ */
+export class SignalingSet {
+  private readonly slots: Slot[];
+  private stopped = false;
+
+  constructor(
+    transports: readonly SignalingTransport[],
+    private readonly room: string,
+    private readonly selfId: string,
+    private readonly settings: SignalingSetSettings,
+    private readonly events: SignalingSetEvents,
+  ) {
+    this.slots = transports.map((transport) => ({ transport, generation: 0, failures: 0, joined: false, reachable: new Set() }));
+  }
+
+  /**
+   * Joins through every transport. Resolves with undefined once one has joined; if all fail
+   * first, with a final error when every failure was final, else with the first error (the
+   * retries go on).
+   */
+  start(): Promise<P2PError | undefined> {
+    return new Promise((resolve) => {
+      let failed = 0;
+      const errors: P2PError[] = [];
+      for (const slot of this.slots) {
+        void this.join(slot).then((error) => {
+          if (!error) return resolve(undefined);
+          errors.push(error);
+          if (++failed === this.slots.length) resolve(errors.find(isRetryable) ?? errors[0]);
+        });
+      }
+    });
+  }
+
+  send(to: string, signal: unknown): void {
+    const joined = this.slots.filter((slot) => slot.joined);
+    const reaching = joined.filter((slot) => slot.reachable.has(to));
+    for (const slot of reaching.length ? reaching : joined) {
+      const reportFailure = (cause: unknown) =>
+        this.events.error(toP2PError(cause, P2PErrorCode.SIGNALING, `signal to ${to} failed`, to));
+      try {
+        const sent = slot.transport.send(to, signal);
+        if (sent) sent.catch(reportFailure);
+      } catch (cause) {
+        reportFailure(cause);
+      }
+    }
+  }
+
+  /** Leaves every transport; no event follows. */
+  async leave(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(
+      this.slots.map((slot) => {
+        slot.generation++;
+        return this.release(slot);
+      }),
+    );
+  }
+
+  private async join(slot: Slot): Promise<P2PError | undefined> {
+    const generation = ++slot.generation;
+    let cancelTimeout = () => {};
+    const timeout = new Promise<never>((_, reject) => {
+      cancelTimeout = this.settings.timers.after(this.settings.signalingTimeoutMs, () =>
+        reject(new P2PError(P2PErrorCode.TIMEOUT, `joining the signaling room took over ${this.settings.signalingTimeoutMs} ms`)),
+      );
+    });
+    try {
+      await Promise.race([slot.transport.join(this.room, this.selfId, this.slotEvents(slot, generation)), timeout]);
+      if (generation !== slot.generation) return undefined;
+      slot.joined = true;
+      slot.failures = 0;
+      return undefined;
+    } catch (cause) {
+      const error = toP2PError(cause, P2PErrorCode.SIGNALING, 'joining the signaling room failed');
+      if (generation === slot.generation && !this.stopped) {
+        this.events.error(error);
+        this.retryLater(slot, !isRetryable(error));
+      }
+      return error;
+    } finally {
+      cancelTimeout();
+    }
+  }
+
+  private slotEvents(slot: Slot, generation: number): SignalingEvents {
+    const live = () => generation === slot.generation && !this.stopped;
+    return {
+      peerJoined: (peerId) => {
+        if (live() && typeof peerId === 'string' && peerId !== this.selfId) this.markReachable(slot, peerId);
+      },
+      peerLeft: (peerId) => {
+        if (!live() || !slot.reachable.delete(peerId)) return;
+        if (!this.slots.some((other) => other.reachable.has(peerId))) this.events.peerLeft(peerId);
+      },
+      signal: (from, signal) => {
+        if (!live() || typeof from !== 'string' || from === this.selfId) return;
+        this.markReachable(slot, from);
+        this.events.signal(from, signal);
+      },
+      lost: (cause) => {
+        if (!live()) return;
+        this.events.error(toP2PError(cause, P2PErrorCode.SIGNALING, 'the signaling connection was lost'));
+        this.retryLater(slot, false);
+      },
+      error: (cause) => live() && this.events.error(toP2PError(cause, P2PErrorCode.SIGNALING, 'signaling error')),
+    };
+  }
+
+  private markReachable(slot: Slot, peerId: string): void {
+    const known = this.slots.some((other) => other.reachable.has(peerId));
+    slot.reachable.add(peerId);
+    if (!known) this.events.peerJoined(peerId);
+  }
+
+  /** Forgets what this transport reached, releases it, and (unless final) re-joins after backoff. */
+  private retryLater(slot: Slot, final: boolean): void {
+    const generation = ++slot.generation;
+    void this.release(slot);
+    if (final) return;
+    const delay = backoffDelay(slot.failures++, this.settings.reconnectMinDelayMs, this.settings.reconnectMaxDelayMs);
+    this.settings.timers.after(delay, () => {
+      if (generation === slot.generation && !this.stopped) void this.join(slot);
+    });
+  }
+
+  /** The caller bumps `generation` first, so the released join's late events are ignored. */
+  private async release(slot: Slot): Promise<void> {
+    slot.joined = false;
+    const lost = [...slot.reachable];
+    slot.reachable.clear();
+    if (!this.stopped) {
+      for (const peerId of lost) if (!this.slots.some((other) => other.reachable.has(peerId))) this.events.peerLeft(peerId);
+    }
+    await slot.transport.leave().catch((cause) => {
+      if (!this.stopped) this.events.error(toP2PError(cause, P2PErrorCode.SIGNALING, 'leaving the signaling room failed'));
+    });
+  }
+}
+
+export function isRetryable(error: P2PError): boolean {
+  return error.code === P2PErrorCode.SIGNALING || error.code === P2PErrorCode.TIMEOUT;
+}
