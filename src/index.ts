@@ -19,3 +19,5 @@ export type { WebRTCMeshOptions } from './mesh/options.js';
 export type { WebRTCImplementation } from './mesh/wrtc.js';
 export type { Clock } from './mesh/timers.js';
 export { RoomCipher, sha256Hex, ROOM_KEY_ITERATIONS } from './room-crypto.js';
+export { createMeshHandlerCreator, getConnectionHandlerMulti, meshCreatorParts } from './mesh/mesh-creator.js';
+export type { MeshCreatorParts, MeshHandlerCreator } from './mesh/mesh-creator.js';

@@ -1,10 +1,9 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { P2PError, P2PErrorCode } from '../../src/errors.js';
-import { createWebRTCMeshHandler, type WebRTCMeshHandler } from '../../src/mesh/mesh.js';
+import { createMeshHandlerCreator, type MeshHandlerCreator } from '../../src/mesh/mesh-creator.js';
 import { invalidOption, type WebRTCMeshOptions } from '../../src/mesh/options.js';
 import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
 import type { WebRTCImplementation } from '../../src/mesh/wrtc.js';
-import type { P2PConnectionHandlerOptions } from '../../src/types.js';
 import {
   SignalingEvent,
   parseJoined,
@@ -112,11 +111,8 @@ class SocketIoSignaling implements SignalingTransport {
   }
 }
 
-/** An RxDB 17 creator whose handlers also tell their own `peerId`. */
-export type SocketIoHandlerCreator = (options: P2PConnectionHandlerOptions) => Promise<WebRTCMeshHandler>;
-
 /** A creator for RxDB 17's `replicateWebRTC` that signals over a socket.io server. */
-export function getConnectionHandlerSocketIo(options: SocketIoHandlerOptions): SocketIoHandlerCreator {
+export function getConnectionHandlerSocketIo(options: SocketIoHandlerOptions): MeshHandlerCreator {
   if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object with a `url`');
   const { url, peerToken } = options;
   if (typeof url !== 'string' || !/^(wss?|https?):\/\//.test(url)) {
@@ -125,11 +121,11 @@ export function getConnectionHandlerSocketIo(options: SocketIoHandlerOptions): S
   if (peerToken !== undefined && (typeof peerToken !== 'string' || peerToken.length === 0)) {
     throw invalidOption('`peerToken` must be a non-empty string');
   }
-  return ({ topic }: P2PConnectionHandlerOptions): Promise<WebRTCMeshHandler> =>
-    createWebRTCMeshHandler({ ...options, topic, signaling: new SocketIoSignaling(options) });
+  const { url: _url, socketOptions: _socketOptions, peerToken: _peerToken, ...meshOptions } = options;
+  return createMeshHandlerCreator({ options: meshOptions, signaling: () => new SocketIoSignaling(options) });
 }
 
 /** The seed document's name and positional signature, so its example reads the same. */
-export function getConnectionHandlerSimplePeer(serverUrl: string, wrtc?: WebRTCImplementation): SocketIoHandlerCreator {
+export function getConnectionHandlerSimplePeer(serverUrl: string, wrtc?: WebRTCImplementation): MeshHandlerCreator {
   return getConnectionHandlerSocketIo({ url: serverUrl, ...(wrtc ? { wrtc } : {}) });
 }
