@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FRAME_BYTES, FrameDecoder, FrameType, encodeMessage, encodePing } from '../src/mesh/framing.js';
+import { FRAME_BYTES, FrameDecoder, FrameType, encodeJoin, encodeLeave, encodeMessage, encodePing } from '../src/mesh/framing.js';
 import { backoffDelay } from '../src/mesh/timers.js';
 import { parseMeshSignal } from '../src/mesh/envelope.js';
 import { P2PError } from '../src/errors.js';
@@ -9,13 +9,16 @@ const MiB = 1024 * 1024;
 
 function roundTrip(payload: unknown, max = 64 * MiB): unknown {
   const decoder = new FrameDecoder(max);
-  const frames = encodeMessage(payload, max);
+  const frames = encodeMessage(payload, 7, max);
   let result: unknown = Symbol('none');
   frames.forEach((frame, index) => {
     assert.ok(frame.byteLength <= FRAME_BYTES, `frame ${index} is ${frame.byteLength} bytes`);
     const decoded = decoder.decode(frame);
     if (index < frames.length - 1) assert.is(decoded.kind, 'partial');
-    else if (decoded.kind === 'message') result = decoded.payload;
+    else if (decoded.kind === 'message') {
+      assert.is(decoded.channel, 7);
+      result = decoded.payload;
+    }
   });
   return result;
 }
@@ -43,7 +46,7 @@ test('falsy results and unicode survive', () => {
 });
 
 test('a 1 MiB message is split into frames of at most 16 KiB', () => {
-  const frames = encodeMessage({ id: 'big', result: 'a'.repeat(MiB) }, 64 * MiB);
+  const frames = encodeMessage({ id: 'big', result: 'a'.repeat(MiB) }, 0, 64 * MiB);
   assert.ok(frames.length >= 64, `${frames.length} frames`);
   assert.is(frames[0]![0], FrameType.START);
   assert.ok(frames.slice(1).every((frame) => frame[0] === FrameType.CONTINUE));
@@ -52,16 +55,16 @@ test('a 1 MiB message is split into frames of at most 16 KiB', () => {
 test('unencodable and oversize payloads are refused with codes', () => {
   const cyclic: Record<string, unknown> = { id: 'c' };
   cyclic.self = cyclic;
-  assert.is(codeOf(() => encodeMessage(cyclic, MiB)), 'ERR_NOT_SERIALIZABLE');
-  assert.is(codeOf(() => encodeMessage({ id: 1n }, MiB)), 'ERR_NOT_SERIALIZABLE');
-  assert.is(codeOf(() => encodeMessage({ id: 'x', result: 'a'.repeat(MiB) }, MiB)), 'ERR_PAYLOAD_TOO_LARGE');
+  assert.is(codeOf(() => encodeMessage(cyclic, 0, MiB)), 'ERR_NOT_SERIALIZABLE');
+  assert.is(codeOf(() => encodeMessage({ id: 1n }, 0, MiB)), 'ERR_NOT_SERIALIZABLE');
+  assert.is(codeOf(() => encodeMessage({ id: 'x', result: 'a'.repeat(MiB) }, 0, MiB)), 'ERR_PAYLOAD_TOO_LARGE');
 });
 
 test('hostile frames throw typed errors and never allocate the announced size', () => {
   const header = (total: number) => {
     const frame = new Uint8Array(10);
     frame[0] = FrameType.START;
-    new DataView(frame.buffer).setUint32(1, total);
+    new DataView(frame.buffer).setUint32(3, total);
     return frame;
   };
   const fresh = () => new FrameDecoder(MiB);
@@ -70,8 +73,12 @@ test('hostile frames throw typed errors and never allocate the announced size', 
   assert.is(codeOf(() => fresh().decode(Uint8Array.of(FrameType.CONTINUE, 1, 2))), 'ERR_PROTOCOL');
   assert.is(codeOf(() => fresh().decode(Uint8Array.of(99, 1))), 'ERR_PROTOCOL');
   assert.is(codeOf(() => fresh().decode(new Uint8Array(0))), 'ERR_PROTOCOL');
-  assert.is(codeOf(() => fresh().decode(Uint8Array.of(FrameType.WHOLE, 0xff, 0xfe))), 'ERR_PROTOCOL');
-  assert.is(codeOf(() => fresh().decode(Uint8Array.of(FrameType.WHOLE, 0x7b))), 'ERR_PROTOCOL');
+  assert.is(codeOf(() => fresh().decode(Uint8Array.of(FrameType.WHOLE, 0, 0, 0xff, 0xfe))), 'ERR_PROTOCOL');
+  assert.is(codeOf(() => fresh().decode(Uint8Array.of(FrameType.WHOLE, 0, 0, 0x7b))), 'ERR_PROTOCOL');
+  assert.is(codeOf(() => fresh().decode(Uint8Array.of(FrameType.WHOLE, 0))), 'ERR_PROTOCOL');
+  assert.is(codeOf(() => fresh().decode(Uint8Array.of(FrameType.JOIN, 0, 1))), 'ERR_PROTOCOL');
+  assert.is(codeOf(() => fresh().decode(new Uint8Array(5000).fill(FrameType.JOIN))), 'ERR_PROTOCOL');
+  assert.is(codeOf(() => fresh().decode(Uint8Array.of(FrameType.LEAVE, 0))), 'ERR_PROTOCOL');
   const overflow = fresh();
   overflow.decode(header(12));
   assert.is(codeOf(() => overflow.decode(new Uint8Array(20).fill(FrameType.CONTINUE))), 'ERR_PROTOCOL');
@@ -84,7 +91,7 @@ test('hostile frames throw typed errors and never allocate the announced size', 
 test('pings may arrive in the middle of a chunked message', () => {
   const decoder = new FrameDecoder(MiB);
   const payload = { id: 'p', result: 'z'.repeat(40_000) };
-  const frames = encodeMessage(payload, MiB);
+  const frames = encodeMessage(payload, 3, MiB);
   let result: unknown;
   for (const frame of frames) {
     assert.is(decoder.decode(encodePing()).kind, 'ping');
@@ -92,6 +99,12 @@ test('pings may arrive in the middle of a chunked message', () => {
     if (decoded.kind === 'message') result = decoded.payload;
   }
   assert.equal(result, payload);
+});
+
+test('topic announcements round-trip with their channel', () => {
+  const decoder = new FrameDecoder(MiB);
+  assert.equal(decoder.decode(encodeJoin(513, 'todos-🗒')), { kind: 'join', channel: 513, topic: 'todos-🗒' });
+  assert.equal(decoder.decode(encodeLeave(513)), { kind: 'leave', channel: 513 });
 });
 
 test('backoff grows exponentially, stays within bounds and is jittered', () => {
@@ -111,7 +124,7 @@ test('mesh signals are validated before they reach WebRTC', () => {
     null, 'x', [], { ...ok, v: 2 }, { ...ok, session: '' }, { ...ok, link: -1 }, { ...ok, link: 1.5 }, { ...ok, seq: -1 }, { ...ok, seq: undefined },
     { ...ok, data: { type: 'offer', sdp: 5 } }, { ...ok, data: { type: 'renegotiate' } },
     { ...ok, data: { type: 'candidate', candidate: 'x' } }, { ...ok, type: 'bye' },
-    { ...ok, data: { type: 'offer', sdp: 'x'.repeat(100_000) } }, { v: 1, type: 'hello', session: 's', lastLink: 'x' },
+    { ...ok, data: { type: 'offer', sdp: 'x'.repeat(100_000) } }, { v: 1, type: 'hello', session: 's', lastLink: 'x' }, { v: 1, type: 'hello', session: 's', target: 5 },
   ];
   for (const value of bad) {
     const parsed = parseMeshSignal(value, 'p');

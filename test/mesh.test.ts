@@ -67,9 +67,9 @@ test('a peer that sends an absurd chunk header is dropped with ERR_PAYLOAD_TOO_L
   await linkOpen;
   const error = next(a.error$, 'A error$', 10_000, (e: P2PError) => e.code === 'ERR_PAYLOAD_TOO_LARGE');
   const dropped = next(a.disconnect$, 'A disconnect$ of the raw peer');
-  const header = new Uint8Array(5);
+  const header = new Uint8Array(7);
   header[0] = FrameType.START;
-  new DataView(header.buffer).setUint32(1, 0xffff_fff0);
+  new DataView(header.buffer).setUint32(3, 0xffff_fff0);
   raw.send(header);
   assert.is((await error).peerId, 'zzzz');
   assert.is(await dropped, peer);

@@ -47,10 +47,10 @@ async function open(creator: MeshHandlerCreator, topic: string): Promise<WebRTCM
 test('a server dying changes nothing for open links, and newcomers join through the other', async () => {
   servers.push(await startServer(), await startServer());
   const [one, two] = servers as [SocketIoSignalingServer, SocketIoSignalingServer];
-  const both = getConnectionHandlerMulti([on(one), on(two)]);
-  const a = await open(both, 'failover-topic');
+  const both = () => getConnectionHandlerMulti([on(one), on(two)]);
+  const a = await open(both(), 'failover-topic');
   const aSeesB = next(a.connect$, 'A connect$ B');
-  const b = await open(both, 'failover-topic');
+  const b = await open(both(), 'failover-topic');
   const bSeesA = next(b.connect$, 'B connect$ A');
   const [peerB] = await Promise.all([aSeesB, bSeesA]);
   let disconnects = 0;

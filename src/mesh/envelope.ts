@@ -14,6 +14,8 @@ export interface HelloSignal {
   session: string;
   /** The last link attempt of yours I saw, so a delayed hello cannot kill a newer link. */
   lastLink?: number;
+  /** Your session that `lastLink` belongs to (link numbers restart with every session). */
+  target?: string;
 }
 
 /** An offer, answer or ICE candidate for one link attempt. */
@@ -49,6 +51,7 @@ export function parseMeshSignal(value: unknown, from: string): MeshSignal | P2PE
   if (!isShortString(value.session)) return invalid('no session');
   if (value.type === 'hello') {
     if (value.lastLink !== undefined && !isLinkNumber(value.lastLink)) return invalid('bad lastLink');
+    if (value.target !== undefined && !isShortString(value.target)) return invalid('bad target');
     return value as unknown as HelloSignal;
   }
   if (value.type !== 'rtc') return invalid(`unknown type ${JSON.stringify(value.type)?.slice(0, 40)}`);

@@ -5,26 +5,38 @@ import { P2PError, P2PErrorCode } from '../errors.js';
  * below `FRAME_BYTES`, the size every WebRTC stack delivers intact; larger messages are split
  * into START + CONTINUE frames. The channel is reliable and ordered and one link writes one
  * message at a time, so chunks need no ids: a START fixes the total, CONTINUEs fill it.
+ * One link carries every topic two peers share (RxDB opens one replication per collection):
+ * a sender announces each of its topics with JOIN under a channel number of its choosing and
+ * tags its messages with that number.
  */
 export const FrameType = {
-  /** A whole JSON message. */
+  /** u16 channel, then a whole JSON message. */
   WHOLE: 1,
-  /** u32 big-endian total byte length, then the first bytes of a JSON message. */
+  /** u16 channel, u32 total byte length (big-endian), then the first bytes of a JSON message. */
   START: 2,
   /** The next bytes of the message being assembled. */
   CONTINUE: 3,
   /** Keep-alive: proves the remote is alive when no data flows. */
   PING: 4,
+  /** u16 channel, then the UTF-8 topic the sender's messages on that channel belong to. */
+  JOIN: 5,
+  /** u16 channel: the sender left that channel's topic. */
+  LEAVE: 6,
 } as const;
+
+/** Most channels one remote may announce; more is a protocol error (bounded memory). */
+export const MAX_CHANNELS = 1024;
+const MAX_TOPIC_BYTES = 2048;
 
 /** 16 KiB: the largest message every data channel implementation carries unchanged. */
 export const FRAME_BYTES = 16 * 1024;
-const START_HEADER_BYTES = 5;
+const WHOLE_HEADER_BYTES = 3;
+const START_HEADER_BYTES = 7;
 
 const textEncoder = new TextEncoder();
 
-/** Encodes one payload into frames; throws ERR_NOT_SERIALIZABLE / ERR_PAYLOAD_TOO_LARGE. */
-export function encodeMessage(payload: unknown, maxMessageBytes: number, frameBytes = FRAME_BYTES): Uint8Array[] {
+/** Encodes one payload for `channel` into frames; throws ERR_NOT_SERIALIZABLE / ERR_PAYLOAD_TOO_LARGE. */
+export function encodeMessage(payload: unknown, channel: number, maxMessageBytes: number, frameBytes = FRAME_BYTES): Uint8Array[] {
   let json: string | undefined;
   try {
     json = JSON.stringify(payload);
@@ -39,12 +51,20 @@ export function encodeMessage(payload: unknown, maxMessageBytes: number, frameBy
       `the payload is ${body.byteLength} bytes, more than maxMessageBytes (${maxMessageBytes})`,
     );
   }
-  if (body.byteLength + 1 <= frameBytes) return [withType(FrameType.WHOLE, body)];
+  if (body.byteLength + WHOLE_HEADER_BYTES <= frameBytes) {
+    const whole = new Uint8Array(body.byteLength + WHOLE_HEADER_BYTES);
+    whole[0] = FrameType.WHOLE;
+    new DataView(whole.buffer).setUint16(1, channel);
+    whole.set(body, WHOLE_HEADER_BYTES);
+    return [whole];
+  }
 
   const frames: Uint8Array[] = [];
   const start = new Uint8Array(frameBytes);
   start[0] = FrameType.START;
-  new DataView(start.buffer).setUint32(1, body.byteLength);
+  const header = new DataView(start.buffer);
+  header.setUint16(1, channel);
+  header.setUint32(3, body.byteLength);
   const firstBytes = frameBytes - START_HEADER_BYTES;
   start.set(body.subarray(0, firstBytes), START_HEADER_BYTES);
   frames.push(start);
@@ -58,6 +78,21 @@ export function encodePing(): Uint8Array {
   return Uint8Array.of(FrameType.PING);
 }
 
+export function encodeJoin(channel: number, topic: string): Uint8Array {
+  const name = textEncoder.encode(topic);
+  const frame = new Uint8Array(3 + name.byteLength);
+  frame[0] = FrameType.JOIN;
+  new DataView(frame.buffer).setUint16(1, channel);
+  frame.set(name, 3);
+  return frame;
+}
+
+export function encodeLeave(channel: number): Uint8Array {
+  const frame = Uint8Array.of(FrameType.LEAVE, 0, 0);
+  new DataView(frame.buffer).setUint16(1, channel);
+  return frame;
+}
+
 function withType(type: number, bytes: Uint8Array): Uint8Array {
   const frame = new Uint8Array(bytes.byteLength + 1);
   frame[0] = type;
@@ -65,7 +100,12 @@ function withType(type: number, bytes: Uint8Array): Uint8Array {
   return frame;
 }
 
-export type DecodedFrame = { kind: 'message'; payload: unknown } | { kind: 'ping' } | { kind: 'partial' };
+export type DecodedFrame =
+  | { kind: 'message'; channel: number; payload: unknown }
+  | { kind: 'join'; channel: number; topic: string }
+  | { kind: 'leave'; channel: number }
+  | { kind: 'ping' }
+  | { kind: 'partial' };
 
 /**
  * Reassembles one peer's frames. Memory is bounded: at most one message of at most
@@ -75,6 +115,7 @@ export type DecodedFrame = { kind: 'message'; payload: unknown } | { kind: 'ping
  */
 export class FrameDecoder {
   private assembling: Uint8Array | undefined;
+  private assemblingChannel = 0;
   private filled = 0;
   private readonly textDecoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -84,19 +125,26 @@ export class FrameDecoder {
     if (!(frame instanceof Uint8Array) || frame.byteLength === 0) throw protocolError('an empty or non-binary frame');
     const type = frame[0];
     if (type === FrameType.PING && frame.byteLength === 1) return { kind: 'ping' };
+    if (type === FrameType.CONTINUE) return this.continue(frame.subarray(1));
+    if (frame.byteLength < 3) throw protocolError(`a truncated frame of type ${String(type)}`);
+    const channel = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint16(1);
+    if (type === FrameType.LEAVE && frame.byteLength === 3) return { kind: 'leave', channel };
+    if (type === FrameType.JOIN) {
+      if (frame.byteLength - 3 > MAX_TOPIC_BYTES || frame.byteLength === 3) throw protocolError('a topic name of absurd length');
+      return { kind: 'join', channel, topic: this.text(frame.subarray(3)) };
+    }
     if (type === FrameType.WHOLE) {
       if (this.assembling) throw protocolError('a whole message in the middle of a chunked one');
-      return { kind: 'message', payload: this.parse(frame.subarray(1)) };
+      return { kind: 'message', channel, payload: this.parse(frame.subarray(WHOLE_HEADER_BYTES)) };
     }
-    if (type === FrameType.START) return this.start(frame);
-    if (type === FrameType.CONTINUE) return this.continue(frame.subarray(1));
+    if (type === FrameType.START) return this.start(frame, channel);
     throw protocolError(`an unknown frame type ${String(type)} (${frame.byteLength} bytes)`);
   }
 
-  private start(frame: Uint8Array): DecodedFrame {
+  private start(frame: Uint8Array, channel: number): DecodedFrame {
     if (this.assembling) throw protocolError('a new chunked message before the last one ended');
     if (frame.byteLength < START_HEADER_BYTES) throw protocolError('a truncated chunk header');
-    const total = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(1);
+    const total = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(3);
     const first = frame.subarray(START_HEADER_BYTES);
     if (total > this.maxMessageBytes) {
       throw new P2PError(
@@ -106,6 +154,7 @@ export class FrameDecoder {
     }
     if (total <= first.byteLength) throw protocolError(`a chunk header announcing ${total} bytes`);
     this.assembling = new Uint8Array(total);
+    this.assemblingChannel = channel;
     this.assembling.set(first);
     this.filled = first.byteLength;
     return { kind: 'partial' };
@@ -120,14 +169,23 @@ export class FrameDecoder {
     if (this.filled < target.byteLength) return { kind: 'partial' };
     this.assembling = undefined;
     this.filled = 0;
-    return { kind: 'message', payload: this.parse(target) };
+    return { kind: 'message', channel: this.assemblingChannel, payload: this.parse(target) };
+  }
+
+  private text(bytes: Uint8Array): string {
+    try {
+      return this.textDecoder.decode(bytes);
+    } catch (error) {
+      throw new P2PError(P2PErrorCode.PROTOCOL, 'the remote sent text that is not UTF-8', { cause: error });
+    }
   }
 
   private parse(bytes: Uint8Array): unknown {
+    const json = this.text(bytes);
     try {
-      return JSON.parse(this.textDecoder.decode(bytes));
+      return JSON.parse(json);
     } catch (error) {
-      throw new P2PError(P2PErrorCode.PROTOCOL, 'the remote sent a message that is not UTF-8 JSON', { cause: error });
+      throw new P2PError(P2PErrorCode.PROTOCOL, 'the remote sent a message that is not JSON', { cause: error });
     }
   }
 }

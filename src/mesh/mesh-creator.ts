@@ -1,5 +1,6 @@
 import type { P2PConnectionHandlerOptions } from '../types.js';
-import { createWebRTCMeshHandler, type WebRTCMeshHandler } from './mesh.js';
+import { checkTransports, createMeshNetwork, type WebRTCMeshHandler } from './mesh.js';
+import type { MeshNetwork } from './network.js';
 import { invalidOption, type WebRTCMeshOptions } from './options.js';
 import type { SignalingTransport } from './signaling.js';
 
@@ -20,10 +21,28 @@ export type MeshHandlerCreator = ((options: P2PConnectionHandlerOptions) => Prom
   readonly [meshCreatorParts]: MeshCreatorParts;
 };
 
-/** Builds a transport's creator: each call joins `topic` through fresh transports. */
+/**
+ * Builds a transport's creator. Every handler it creates (one per RxDB collection) belongs to
+ * one peer: they share one WebRTC link per remote peer, each topic on its own channel (RxDB
+ * alone opens a mesh per collection, issue #5925). The peer ends when its last handler closes;
+ * a later call starts a new one.
+ */
 export function createMeshHandlerCreator(parts: MeshCreatorParts): MeshHandlerCreator {
-  const creator = ({ topic }: P2PConnectionHandlerOptions) =>
-    createWebRTCMeshHandler({ ...parts.options, topic, signaling: parts.signaling(topic), peerDetails: parts.peerDetails });
+  let current: Promise<MeshNetwork> | undefined;
+  const network = async (): Promise<MeshNetwork> => {
+    const seen = current;
+    if (seen) {
+      const open = await seen.catch(() => undefined);
+      if (open?.isOpen) return open;
+      if (current !== seen) return network();
+    }
+    current = createMeshNetwork(parts.options, parts.peerDetails);
+    return current;
+  };
+  const creator = async ({ topic }: P2PConnectionHandlerOptions): Promise<WebRTCMeshHandler> => {
+    const transports = checkTransports(parts.signaling(topic), topic);
+    return (await network()).openTopic(topic, transports);
+  };
   return Object.assign(creator, { [meshCreatorParts]: parts });
 }
 

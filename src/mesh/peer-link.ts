@@ -2,7 +2,7 @@ import SimplePeer from 'simple-peer';
 import { P2PError, P2PErrorCode, toP2PError, withPeerId } from '../errors.js';
 import type { P2PPeer } from '../types.js';
 import type { RtcSignalData } from './envelope.js';
-import { FrameDecoder, encodePing } from './framing.js';
+import { FrameDecoder, encodePing, type DecodedFrame } from './framing.js';
 import { TimerSet, type Clock } from './timers.js';
 import type { WebRTCImplementation } from './wrtc.js';
 
@@ -19,7 +19,8 @@ export interface PeerLinkSettings {
 export interface PeerLinkEvents {
   signal(link: PeerLink, data: RtcSignalData): void;
   open(link: PeerLink): void;
-  message(link: PeerLink, payload: unknown): void;
+  /** A message, or the remote joining or leaving a topic on this link. */
+  frame(link: PeerLink, frame: Exclude<DecodedFrame, { kind: 'ping' | 'partial' }>): void;
   /** Once per link; `error` is undefined for an orderly close by either side. */
   closed(link: PeerLink, error: P2PError | undefined): void;
 }
@@ -35,8 +36,10 @@ export class PeerLink {
   state: LinkState = 'connecting';
   /** The remote's session once a signal from it has been seen on this link. */
   remoteSession: string | undefined;
-  /** The hub's peer object, set by the mesh when the link opens. */
-  peer: P2PPeer | undefined;
+  /** The remote's channel numbers and the topics it announced for them. */
+  readonly remoteChannels = new Map<number, string>();
+  /** Per shared topic, the peer object that topic's handler hands out for this link. */
+  readonly topicPeers = new Map<string, P2PPeer>();
   /** Numbers our outgoing signals on this link, so the remote can drop duplicates. */
   nextSignalSeq = 0;
   /** The remote's signal numbers already fed to this link. */
@@ -154,7 +157,7 @@ export class PeerLink {
       this.close(withPeerId(framingError, this.remoteId));
       return;
     }
-    if (decoded.kind === 'message') this.events.message(this, decoded.payload);
+    if (decoded.kind !== 'ping' && decoded.kind !== 'partial') this.events.frame(this, decoded);
   }
 
   private scheduleHeartbeat(): void {

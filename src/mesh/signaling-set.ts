@@ -1,9 +1,9 @@
 import { P2PError, P2PErrorCode, toP2PError } from '../errors.js';
 import type { SignalingEvents, SignalingTransport } from './signaling.js';
-import { backoffDelay, type TimerSet } from './timers.js';
+import { TimerSet, backoffDelay, type Clock } from './timers.js';
 
 export interface SignalingSetSettings {
-  timers: TimerSet;
+  clock: Clock;
   signalingTimeoutMs: number;
   reconnectMinDelayMs: number;
   reconnectMaxDelayMs: number;
@@ -34,7 +34,11 @@ interface Slot {
  */
 export class SignalingSet {
   private readonly slots: Slot[];
+  private readonly timers: TimerSet;
   private stopped = false;
+  /** Settles when leave() is called, so a join that can no longer finish does not hang start(). */
+  private readonly whenStopped: Promise<void>;
+  private markStopped = () => {};
 
   constructor(
     transports: readonly SignalingTransport[],
@@ -43,6 +47,8 @@ export class SignalingSet {
     private readonly settings: SignalingSetSettings,
     private readonly events: SignalingSetEvents,
   ) {
+    this.timers = new TimerSet(settings.clock);
+    this.whenStopped = new Promise((resolve) => (this.markStopped = resolve));
     this.slots = transports.map((transport) => ({ transport, generation: 0, failures: 0, joined: false, reachable: new Set() }));
   }
 
@@ -83,6 +89,8 @@ export class SignalingSet {
   /** Leaves every transport; no event follows. */
   async leave(): Promise<void> {
     this.stopped = true;
+    this.markStopped();
+    this.timers.dispose();
     await Promise.all(
       this.slots.map((slot) => {
         slot.generation++;
@@ -95,12 +103,13 @@ export class SignalingSet {
     const generation = ++slot.generation;
     let cancelTimeout = () => {};
     const timeout = new Promise<never>((_, reject) => {
-      cancelTimeout = this.settings.timers.after(this.settings.signalingTimeoutMs, () =>
+      cancelTimeout = this.timers.after(this.settings.signalingTimeoutMs, () =>
         reject(new P2PError(P2PErrorCode.TIMEOUT, `joining the signaling room took over ${this.settings.signalingTimeoutMs} ms`)),
       );
     });
     try {
-      await Promise.race([slot.transport.join(this.room, this.selfId, this.slotEvents(slot, generation)), timeout]);
+      await Promise.race([slot.transport.join(this.room, this.selfId, this.slotEvents(slot, generation)), timeout, this.whenStopped]);
+      if (this.stopped) return new P2PError(P2PErrorCode.DESTROYED, 'left the room while joining');
       if (generation !== slot.generation) return undefined;
       slot.joined = true;
       slot.failures = 0;
@@ -153,7 +162,7 @@ export class SignalingSet {
     void this.release(slot);
     if (final) return;
     const delay = backoffDelay(slot.failures++, this.settings.reconnectMinDelayMs, this.settings.reconnectMaxDelayMs);
-    this.settings.timers.after(delay, () => {
+    this.timers.after(delay, () => {
       if (generation === slot.generation && !this.stopped) void this.join(slot);
     });
   }

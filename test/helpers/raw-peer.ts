@@ -1,6 +1,7 @@
 import SimplePeer from 'simple-peer';
 import wrtc from '@roamhq/wrtc';
 import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
+import { encodeJoin } from '../../src/mesh/framing.js';
 
 /**
  * A hand-driven remote that speaks the mesh's signal envelope but writes whatever raw frames
@@ -15,7 +16,10 @@ export class RawPeer {
 
   constructor(private readonly transport: SignalingTransport, readonly peerId: string, private readonly session = 'raw-session') {}
 
+  private room = '';
+
   async join(room: string): Promise<void> {
+    this.room = room;
     const events: SignalingEvents = {
       peerJoined: () => {},
       peerLeft: () => {},
@@ -46,7 +50,11 @@ export class RawPeer {
           void this.transport.send(from, { v: 1, type: 'rtc', session: this.session, link: this.currentLink, seq: this.seq++, data });
         }
       });
-      rtc.on('connect', () => this.onConnect?.());
+      rtc.on('connect', () => {
+        // Announce the room as channel 0, as an honest peer would, so the handler lists us.
+        rtc.send(encodeJoin(0, this.room));
+        this.onConnect?.();
+      });
       rtc.on('data', (frame: Uint8Array) => this.frames.push(frame));
       rtc.on('error', () => {});
       this.rtc = rtc;

@@ -1,0 +1,302 @@
+import { P2PError, P2PErrorCode } from '../errors.js';
+import { createPeer } from '../hub.js';
+import type { P2PMessage, P2PPeer, P2PResponse } from '../types.js';
+import { parseMeshSignal, type HelloSignal, type MeshSignal, type RtcSignal, type RtcSignalData } from './envelope.js';
+import { MAX_CHANNELS, encodeJoin, encodeLeave, encodeMessage, type DecodedFrame } from './framing.js';
+import { randomId, type ResolvedMeshOptions } from './options.js';
+import { PeerLink, type PeerLinkEvents, type PeerLinkSettings } from './peer-link.js';
+import type { SignalingTransport } from './signaling.js';
+import { TimerSet, backoffDelay } from './timers.js';
+import { TopicHandle, type WebRTCMeshHandler } from './topic.js';
+
+/**
+ * All WebRTC links of one peer (one creator factory): a single link per remote peer, however
+ * many topics (RxDB collections) the two share, each topic multiplexed on its own channel.
+ * Topics come and go as handlers open and close; the network ends with the last one.
+ */
+export class MeshNetwork implements PeerLinkEvents {
+  readonly session = randomId();
+  private readonly timers: TimerSet;
+  private readonly links = new Map<string, PeerLink>();
+  private readonly topics = new Map<string, TopicHandle>();
+  /** Per remote peer: the local topics whose signaling reaches it. */
+  private readonly reach = new Map<string, Set<string>>();
+  private readonly failures = new Map<string, number>();
+  private readonly pendingRetries = new Map<string, () => void>();
+  /** Per remote: the newest link attempt of theirs we have seen, and its session (for hello). */
+  private readonly lastLinkSeen = new Map<string, { session: string; link: number }>();
+  private linkCounter = 0;
+  private crashed = false;
+  private ended = false;
+
+  constructor(
+    readonly options: ResolvedMeshOptions,
+    private readonly linkSettings: PeerLinkSettings,
+    private readonly peerDetails: ((peerId: string) => object) | undefined,
+  ) {
+    this.timers = new TimerSet(options.clock);
+  }
+
+  get peerId(): string {
+    return this.options.peerId;
+  }
+
+  /** False once the last topic closed (or the network crashed): open a new network then. */
+  get isOpen(): boolean {
+    return !this.ended && !this.crashed;
+  }
+
+  /** Joins `topic` through `transports`; resolves once one of them joined (or keeps retrying). */
+  async openTopic(topic: string, transports: readonly SignalingTransport[]): Promise<WebRTCMeshHandler> {
+    if (this.topics.has(topic)) {
+      throw new P2PError(P2PErrorCode.INVALID_OPTION, `topic ${topic} is already open on this creator (one creator is one peer: give each app instance its own)`);
+    }
+    const used = new Set([...this.topics.values()].map((open) => open.channel));
+    let channel = 0;
+    while (used.has(channel)) channel++;
+    const handle = new TopicHandle(this, topic, channel, transports);
+    this.topics.set(topic, handle);
+    for (const link of this.openLinks()) {
+      void link.send([encodeJoin(channel, topic)]).catch(() => {});
+      for (const [remoteChannel, remoteTopic] of link.remoteChannels) if (remoteTopic === topic) this.onRemoteJoin(link, remoteChannel, topic);
+    }
+    await handle.start();
+    return handle.handler;
+  }
+
+  // ---- called by TopicHandle ----------------------------------------------------------
+
+  onTopicPeerJoined(topic: string, remoteId: string): void {
+    if (!this.isOpen) return;
+    this.reachOf(remoteId).add(topic);
+    this.reachOut(remoteId);
+  }
+
+  onTopicPeerLeft(topic: string, remoteId: string): void {
+    const reach = this.reach.get(remoteId);
+    reach?.delete(topic);
+    if (reach?.size) return;
+    this.reach.delete(remoteId);
+    this.pendingRetries.get(remoteId)?.();
+    this.pendingRetries.delete(remoteId);
+    // An open link outlives the signaling channel; only a half-made one is abandoned.
+    const link = this.links.get(remoteId);
+    if (link?.state === 'connecting') link.close();
+  }
+
+  onTopicSignal(topic: string, from: string, raw: unknown): void {
+    if (!this.isOpen) return;
+    const signal = parseMeshSignal(raw, from);
+    if (signal instanceof P2PError) return this.topics.get(topic)?.hub.reportError(signal);
+    this.reachOf(from).add(topic);
+    if (signal.type === 'hello') this.onHello(from, signal);
+    else this.onRtcSignal(from, signal);
+  }
+
+  async sendOnTopic(handle: TopicHandle, peer: P2PPeer, payload: P2PMessage | P2PResponse): Promise<void> {
+    const link = this.links.get(peer.id);
+    if (!link || link.state !== 'open' || link.topicPeers.get(handle.topic) !== peer) {
+      throw new P2PError(P2PErrorCode.PEER_NOT_CONNECTED, `peer ${peer.id} is not connected`, { peerId: peer.id });
+    }
+    await link.send(encodeMessage(payload, handle.channel, this.options.maxMessageBytes));
+  }
+
+  /** A topic handler closed: tell every link, forget the topic, end the network after the last. */
+  closeTopic(handle: TopicHandle): void {
+    if (this.topics.get(handle.topic) !== handle) return;
+    this.topics.delete(handle.topic);
+    for (const link of this.links.values()) {
+      const peer = link.topicPeers.get(handle.topic);
+      if (peer) handle.hub.removePeer(peer);
+      link.topicPeers.delete(handle.topic);
+      if (link.state === 'open' && !this.crashed) void link.send([encodeLeave(handle.channel)]).catch(() => {});
+    }
+    for (const [remoteId, reach] of this.reach) {
+      reach.delete(handle.topic);
+      if (reach.size === 0) this.reach.delete(remoteId);
+    }
+    if (this.topics.size === 0) return this.end();
+    for (const link of [...this.links.values()]) this.closeIfIdle(link);
+  }
+
+  /** Stops like a crashed process: no goodbye, no answer, nothing emitted. */
+  async crash(): Promise<void> {
+    this.crashed = true;
+    this.timers.dispose();
+    for (const link of this.links.values()) link.freeze();
+    await Promise.all([...this.topics.values()].map((handle) => handle.stopSignaling()));
+  }
+
+  // ---- who connects to whom -----------------------------------------------------------
+
+  /** One side of each pair initiates, fixed by id order, so two offers never cross (no glare). */
+  private initiates(remoteId: string): boolean {
+    return this.peerId < remoteId;
+  }
+
+  private reachOf(remoteId: string): Set<string> {
+    let reach = this.reach.get(remoteId);
+    if (!reach) this.reach.set(remoteId, (reach = new Set()));
+    return reach;
+  }
+
+  private reachOut(remoteId: string): void {
+    if (this.links.has(remoteId) || this.pendingRetries.has(remoteId)) return;
+    if (this.initiates(remoteId)) {
+      this.openLink(remoteId, ++this.linkCounter, true);
+    } else {
+      const seen = this.lastLinkSeen.get(remoteId);
+      this.sendSignal(remoteId, { v: 1, type: 'hello', session: this.session, lastLink: seen?.link, target: seen?.session });
+      // A lost hello (lossy transports, a reconnecting initiator) must not strand the pair.
+      this.retryLater(remoteId, this.options.connectTimeoutMs);
+    }
+  }
+
+  private retryLater(remoteId: string, delay: number): void {
+    this.pendingRetries.get(remoteId)?.();
+    const cancel = this.timers.after(delay, () => {
+      this.pendingRetries.delete(remoteId);
+      if (this.reach.has(remoteId) && !this.links.has(remoteId)) this.reachOut(remoteId);
+    });
+    this.pendingRetries.set(remoteId, cancel);
+  }
+
+  private cancelRetry(remoteId: string): void {
+    this.pendingRetries.get(remoteId)?.();
+    this.pendingRetries.delete(remoteId);
+  }
+
+  /** Through the signaling of one topic that reaches the peer (its transports are redundant already). */
+  private sendSignal(to: string, signal: MeshSignal): void {
+    const [viaTopic] = this.reach.get(to) ?? [];
+    const handle = (viaTopic && this.topics.get(viaTopic)) || this.topics.values().next().value;
+    handle?.signaling.send(to, signal);
+  }
+
+  private onHello(from: string, hello: HelloSignal): void {
+    if (!this.initiates(from)) return;
+    const link = this.links.get(from);
+    const restarted = link?.remoteSession !== undefined && link.remoteSession !== hello.session;
+    const lostByRemote = link !== undefined && hello.lastLink === link.linkNumber && hello.target === this.session;
+    if (link && !restarted && !lostByRemote) {
+      link.remoteSession ??= hello.session;
+      return;
+    }
+    link?.close();
+    this.cancelRetry(from);
+    this.openLink(from, ++this.linkCounter, true).remoteSession = hello.session;
+  }
+
+  private onRtcSignal(from: string, signal: RtcSignal): void {
+    if (signal.target !== undefined && signal.target !== this.session) return;
+    let link = this.links.get(from);
+    if (this.initiates(from)) {
+      if (!link || link.linkNumber !== signal.link) return;
+      if (link.remoteSession !== undefined && link.remoteSession !== signal.session) return;
+      link.remoteSession = signal.session;
+    } else if (!link || link.remoteSession !== signal.session || link.linkNumber !== signal.link) {
+      if (link && link.remoteSession === signal.session && signal.link < link.linkNumber) return;
+      link?.close();
+      this.cancelRetry(from);
+      link = this.openLink(from, signal.link, false);
+      link.remoteSession = signal.session;
+      this.lastLinkSeen.set(from, { session: signal.session, link: signal.link });
+    }
+    // Redundant transports deliver the same signal more than once; feed each one once.
+    if (link.seenSignals.has(signal.seq)) return;
+    link.seenSignals.add(signal.seq);
+    link.signal(signal.data);
+  }
+
+  private openLink(remoteId: string, linkNumber: number, initiator: boolean): PeerLink {
+    const link = new PeerLink(remoteId, linkNumber, initiator, this.linkSettings, this);
+    this.links.set(remoteId, link);
+    return link;
+  }
+
+  private *openLinks(): Iterable<PeerLink> {
+    for (const link of this.links.values()) if (link.state === 'open') yield link;
+  }
+
+  /** A link no local topic shares any more, to a peer no topic's signaling reaches, is closed. */
+  private closeIfIdle(link: PeerLink): void {
+    if (link.topicPeers.size === 0 && !this.reach.has(link.remoteId)) link.close();
+  }
+
+  private onRemoteJoin(link: PeerLink, channel: number, topic: string): void {
+    const handle = this.topics.get(topic);
+    if (!handle || link.topicPeers.has(topic)) return;
+    const peer = createPeer(link.remoteId, this.peerDetails?.(link.remoteId));
+    link.topicPeers.set(topic, peer);
+    handle.hub.addPeer(peer);
+  }
+
+  private dropTopicPeer(link: PeerLink, topic: string): void {
+    const peer = link.topicPeers.get(topic);
+    if (!peer) return;
+    link.topicPeers.delete(topic);
+    this.topics.get(topic)?.hub.removePeer(peer);
+  }
+
+  /** Errors about one peer go to the topics it shares with us, or to every topic if none. */
+  private reportPeerError(link: PeerLink, error: P2PError): void {
+    const shared = [...link.topicPeers.keys()].map((topic) => this.topics.get(topic));
+    const targets = shared.length ? shared : [...this.topics.values()];
+    for (const handle of targets) handle?.hub.reportError(error);
+  }
+
+  // ---- link events (PeerLinkEvents) ---------------------------------------------------
+
+  signal(link: PeerLink, data: RtcSignalData): void {
+    if (this.links.get(link.remoteId) !== link) return;
+    const signal: RtcSignal = { v: 1, type: 'rtc', session: this.session, target: link.remoteSession, link: link.linkNumber, seq: link.nextSignalSeq++, data };
+    this.sendSignal(link.remoteId, signal);
+  }
+
+  open(link: PeerLink): void {
+    if (this.links.get(link.remoteId) !== link || !this.isOpen) return link.close();
+    this.failures.delete(link.remoteId);
+    for (const handle of this.topics.values()) void link.send([encodeJoin(handle.channel, handle.topic)]).catch(() => {});
+  }
+
+  frame(link: PeerLink, frame: Exclude<DecodedFrame, { kind: 'ping' | 'partial' }>): void {
+    if (frame.kind === 'join') {
+      const previous = link.remoteChannels.get(frame.channel);
+      if (previous === undefined && link.remoteChannels.size >= MAX_CHANNELS) {
+        return link.close(new P2PError(P2PErrorCode.PROTOCOL, `peer ${link.remoteId} announced over ${MAX_CHANNELS} topics`, { peerId: link.remoteId }));
+      }
+      if (previous !== undefined && previous !== frame.topic) this.dropTopicPeer(link, previous);
+      link.remoteChannels.set(frame.channel, frame.topic);
+      return this.onRemoteJoin(link, frame.channel, frame.topic);
+    }
+    const topic = link.remoteChannels.get(frame.channel);
+    if (topic === undefined) {
+      return link.close(new P2PError(P2PErrorCode.PROTOCOL, `peer ${link.remoteId} used channel ${frame.channel} without announcing it`, { peerId: link.remoteId }));
+    }
+    if (frame.kind === 'leave') {
+      link.remoteChannels.delete(frame.channel);
+      this.dropTopicPeer(link, topic);
+      return this.closeIfIdle(link);
+    }
+    const peer = link.topicPeers.get(topic);
+    if (peer) this.topics.get(topic)?.hub.deliver(peer, frame.payload);
+  }
+
+  closed(link: PeerLink, error: P2PError | undefined): void {
+    if (error) this.reportPeerError(link, error);
+    for (const topic of [...link.topicPeers.keys()]) this.dropTopicPeer(link, topic);
+    if (this.links.get(link.remoteId) !== link) return;
+    this.links.delete(link.remoteId);
+    if (!this.isOpen || !this.reach.has(link.remoteId)) return;
+    const failures = (this.failures.get(link.remoteId) ?? 0) + 1;
+    this.failures.set(link.remoteId, failures);
+    this.retryLater(link.remoteId, backoffDelay(failures - 1, this.options.reconnectMinDelayMs, this.options.reconnectMaxDelayMs));
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.timers.dispose();
+    for (const link of [...this.links.values()]) link.close();
+    this.links.clear();
+  }
+}

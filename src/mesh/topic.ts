@@ -1,0 +1,69 @@
+import { ConnectionHub } from '../hub.js';
+import type { P2PConnectionHandler, P2PPeer } from '../types.js';
+import type { MeshNetwork } from './network.js';
+import type { SignalingTransport } from './signaling.js';
+import { SignalingSet, isRetryable } from './signaling-set.js';
+
+/** Makes a mesh handler stop like a crashed process (used by the conformance suite). */
+export const simulateCrash: unique symbol = Symbol.for('p2p-handlers.simulateCrash');
+
+export type WebRTCMeshHandler = P2PConnectionHandler & {
+  /** This handler's peer id in the room. */
+  readonly peerId: string;
+  /** The room this handler joined. */
+  readonly topic: string;
+  /** Stops the whole peer (every topic of its creator) as a crashed process would. */
+  [simulateCrash](): Promise<void>;
+};
+
+/**
+ * One topic of a MeshNetwork as RxDB sees it: its own signaling room, its own streams and
+ * peer objects, while the WebRTC links underneath are shared with the creator's other topics.
+ */
+export class TopicHandle {
+  readonly hub = new ConnectionHub<P2PPeer>();
+  readonly signaling: SignalingSet;
+  readonly handler: WebRTCMeshHandler;
+
+  constructor(
+    private readonly network: MeshNetwork,
+    readonly topic: string,
+    readonly channel: number,
+    transports: readonly SignalingTransport[],
+  ) {
+    const live = () => !this.hub.isClosed;
+    this.signaling = new SignalingSet(transports, topic, network.peerId, network.options, {
+      peerJoined: (peerId) => live() && network.onTopicPeerJoined(topic, peerId),
+      peerLeft: (peerId) => live() && network.onTopicPeerLeft(topic, peerId),
+      signal: (from, signal) => live() && network.onTopicSignal(topic, from, signal),
+      error: (error) => this.hub.reportError(error),
+    });
+    const handler = this.hub.toHandler(
+      (peer, payload) => network.sendOnTopic(this, peer, payload),
+      () => this.teardown(),
+    );
+    this.handler = Object.assign(handler, {
+      peerId: network.peerId,
+      topic,
+      [simulateCrash]: () => network.crash(),
+    });
+  }
+
+  /** Joins the room; a final refusal (unauthorized, invalid…) closes the handler and rejects. */
+  async start(): Promise<void> {
+    const error = await this.signaling.start();
+    if (error && !isRetryable(error)) {
+      await this.handler.close();
+      throw error;
+    }
+  }
+
+  stopSignaling(): Promise<void> {
+    return this.signaling.leave();
+  }
+
+  private async teardown(): Promise<void> {
+    this.network.closeTopic(this);
+    await this.signaling.leave();
+  }
+}

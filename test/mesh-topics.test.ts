@@ -1,0 +1,179 @@
+/** One creator = one peer: its handlers (one per RxDB collection) share one link per remote peer. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import wrtc from '@roamhq/wrtc';
+import { createMeshHandlerCreator, type MeshHandlerCreator } from '../src/mesh/mesh-creator.js';
+import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
+import { FrameType, MAX_CHANNELS, encodeJoin } from '../src/mesh/framing.js';
+import type { P2PError } from '../src/errors.js';
+import type { P2PPeer } from '../src/types.js';
+import { SignalingBus } from './helpers/signaling-bus.js';
+import { RawPeer } from './helpers/raw-peer.js';
+import { next } from './helpers/wait.js';
+
+const opened: WebRTCMeshHandler[] = [];
+const rawPeers: RawPeer[] = [];
+
+test.after.each(async () => {
+  for (const raw of rawPeers.splice(0)) raw.destroy();
+  await Promise.allSettled(opened.splice(0).map((handler) => handler.close()));
+});
+
+/** A peer (one creator) whose RTCPeerConnections are counted. */
+function peer(bus: SignalingBus, peerId: string): { creator: MeshHandlerCreator; connections: () => number } {
+  let count = 0;
+  class CountedPeerConnection extends (wrtc as any).RTCPeerConnection {
+    constructor(...args: any[]) {
+      super(...args);
+      count++;
+    }
+  }
+  const creator = createMeshHandlerCreator({
+    options: { peerId, config: { iceServers: [] }, wrtc: { ...(wrtc as any), RTCPeerConnection: CountedPeerConnection } },
+    signaling: () => bus.transport(),
+  });
+  return { creator, connections: () => count };
+}
+
+/** A handler with every connect$ recorded from the start (subjects are hot). */
+interface Opened {
+  handler: WebRTCMeshHandler;
+  peers: Map<string, P2PPeer>;
+  /** Resolves once `count` peers are connected. */
+  connected(count: number, what: string): Promise<void>;
+}
+
+async function open(creator: MeshHandlerCreator, topic: string): Promise<Opened> {
+  const handler = await creator({ topic });
+  opened.push(handler);
+  const peers = new Map<string, P2PPeer>();
+  const waiters = new Set<() => void>();
+  handler.connect$.subscribe((peer) => {
+    peers.set(peer.id, peer);
+    for (const check of waiters) check();
+  });
+  handler.disconnect$.subscribe((peer) => peers.delete(peer.id));
+  const connected = (count: number, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${what}: ${peers.size} of ${count} peers connected within 15000 ms`)), 15_000);
+      const check = () => {
+        if (peers.size < count) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      };
+      waiters.add(check);
+      check();
+    });
+  return { handler, peers, connected };
+}
+
+const TOPICS = ['todos-topic', 'notes-topic', 'users-topic'];
+
+test('3 peers with 3 topics each: 2 WebRTC connections per peer, not 6; messages stay in their topic', async () => {
+  const bus = new SignalingBus();
+  const peers = ['aaaa', 'bbbb', 'cccc'].map((id) => peer(bus, id));
+  const rows: Opened[][] = [];
+  for (const { creator } of peers) rows.push(await Promise.all(TOPICS.map((topic) => open(creator, topic))));
+  await Promise.all(rows.flat().map((row) => row.connected(2, `${row.handler.peerId} on ${row.handler.topic}`)));
+  assert.equal(peers.map(({ connections }) => connections()), [2, 2, 2]);
+
+  const [aTodos] = rows[0]!;
+  const [bTodos, bNotes, bUsers] = rows[1]!;
+  let elsewhere = 0;
+  for (const other of [bNotes!, bUsers!]) other.handler.message$.subscribe(() => elsewhere++);
+  const arrived = next(bTodos!.handler.message$, 'B todos message$');
+  await aTodos!.handler.send(aTodos!.peers.get('bbbb')!, { id: 'm1', method: 'masterChangesSince', params: [] });
+  const { peer: sender, message } = await arrived;
+  assert.is(message.id, 'm1');
+  assert.is(sender, bTodos!.peers.get('aaaa'), 'the todos handler’s own peer object');
+  assert.is.not(sender, bNotes!.peers.get('aaaa'), 'each topic hands out its own peer objects');
+  assert.is(elsewhere, 0, 'a todos message never reaches another topic');
+});
+
+test('closing one topic disconnects only that topic at once; the shared link stays', async () => {
+  const bus = new SignalingBus();
+  const [a, b] = [peer(bus, 'aaaa'), peer(bus, 'bbbb')];
+  const aRows = await Promise.all(TOPICS.slice(0, 2).map((topic) => open(a.creator, topic)));
+  const bRows = await Promise.all(TOPICS.slice(0, 2).map((topic) => open(b.creator, topic)));
+  await Promise.all([...aRows, ...bRows].map((row) => row.connected(1, `${row.handler.peerId} on ${row.handler.topic}`)));
+  const bLostTodos = next(bRows[0]!.handler.disconnect$, 'B todos disconnect$ after A closed todos', 5_000);
+  let notesDisconnects = 0;
+  bRows[1]!.handler.disconnect$.subscribe(() => notesDisconnects++);
+  await aRows[0]!.handler.close();
+  await bLostTodos;
+  const reply = next(bRows[1]!.handler.response$, 'B notes response$ over the same link');
+  await aRows[1]!.handler.send(aRows[1]!.peers.get('bbbb')!, { id: 'notes-still', result: '' });
+  assert.equal((await reply).response, { id: 'notes-still', result: '' });
+  assert.is(notesDisconnects, 0);
+  assert.equal([a.connections(), b.connections()], [1, 1]);
+});
+
+test('a topic opened later joins the existing link without a new connection', async () => {
+  const bus = new SignalingBus();
+  const [a, b] = [peer(bus, 'aaaa'), peer(bus, 'bbbb')];
+  const aTodos = await open(a.creator, 'todos-topic');
+  const bTodos = await open(b.creator, 'todos-topic');
+  await Promise.all([aTodos.connected(1, 'A todos'), bTodos.connected(1, 'B todos')]);
+  const aNotes = await open(a.creator, 'notes-topic');
+  const bNotes = await open(b.creator, 'notes-topic');
+  await Promise.all([aNotes.connected(1, 'A notes'), bNotes.connected(1, 'B notes')]);
+  assert.equal([a.connections(), b.connections()], [1, 1]);
+});
+
+test('a topic only one side has never shows the other peer there', async () => {
+  const bus = new SignalingBus();
+  const [a, b] = [peer(bus, 'aaaa'), peer(bus, 'bbbb')];
+  const aTodos = await open(a.creator, 'todos-topic');
+  const aNotes = await open(a.creator, 'notes-topic');
+  const bTodos = await open(b.creator, 'todos-topic');
+  await Promise.all([aTodos.connected(1, 'A todos'), bTodos.connected(1, 'B todos')]);
+  const bProbe = await open(b.creator, 'users-topic');
+  const aUsersSeen = await Promise.race([aNotes.connected(1, 'A notes').then(() => true), new Promise((resolve) => setTimeout(resolve, 500, false))]);
+  assert.is(aUsersSeen, false, 'A’s notes handler never lists B');
+  assert.is(bProbe.peers.size, 0);
+});
+
+test('closing the last topic ends the peer: links close and remotes see every topic disconnect', async () => {
+  const bus = new SignalingBus();
+  const [a, b] = [peer(bus, 'aaaa'), peer(bus, 'bbbb')];
+  const aRows = await Promise.all(TOPICS.slice(0, 2).map((topic) => open(a.creator, topic)));
+  const bRows = await Promise.all(TOPICS.slice(0, 2).map((topic) => open(b.creator, topic)));
+  await Promise.all([...aRows, ...bRows].map((row) => row.connected(1, `${row.handler.peerId} on ${row.handler.topic}`)));
+  const gone = bRows.map((row) => next(row.handler.disconnect$, `B ${row.handler.topic} disconnect$`, 5_000));
+  await Promise.all(aRows.map((row) => row.handler.close()));
+  await Promise.all(gone);
+  const again = await open(a.creator, 'todos-topic');
+  await again.connected(1, 'A todos after coming back');
+  assert.is(a.connections(), 2, 'a new peer session makes a new link');
+});
+
+test('the same topic twice on one creator is refused', async () => {
+  const bus = new SignalingBus();
+  const { creator } = peer(bus, 'aaaa');
+  await open(creator, 'todos-topic');
+  const error = await creator({ topic: 'todos-topic' }).then(() => undefined, (e) => e);
+  assert.is(error?.code, 'ERR_INVALID_OPTION');
+});
+
+test('a peer that writes on an unannounced channel, or announces too many topics, is dropped', async () => {
+  const bus = new SignalingBus();
+  const { creator } = peer(bus, 'aaaa');
+  const a = await open(creator, 'evil-topic');
+  for (const attack of ['unannounced', 'too-many'] as const) {
+    const raw = new RawPeer(bus.transport(), attack === 'unannounced' ? 'zzzz' : 'zzzy', `${attack}-session`);
+    rawPeers.push(raw);
+    const linkOpen = raw.connected();
+    const connected = next(a.handler.connect$, `A connect$ of the ${attack} raw peer`);
+    await raw.join('evil-topic');
+    await Promise.all([linkOpen, connected]);
+    const error = next(a.handler.error$, `A error$ for ${attack}`, 10_000, (e: P2PError) => e.code === 'ERR_PROTOCOL');
+    const dropped = next(a.handler.disconnect$, `A disconnect$ of the ${attack} raw peer`);
+    if (attack === 'unannounced') raw.send(Uint8Array.of(FrameType.WHOLE, 0, 9, 0x7b, 0x7d));
+    else for (let channel = 1; channel <= MAX_CHANNELS; channel++) raw.send(encodeJoin(channel, `t${channel}`));
+    await Promise.all([error, dropped]);
+    raw.destroy();
+  }
+});
+
+test.run();
