@@ -8,3 +8,55 @@ import { startSeedSignalingServer } from './fixtures/seed-server.js';
 
 runConformanceSuite(socketIoTarget());
 runConformanceSuite(socketIoTarget("socket.io on the seed's example server", startSeedSignalingServer));
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
+import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
+import { next } from './helpers/wait.js';
+
+const sharing = suite('socket.io: one connection per peer');
+const opened: WebRTCMeshHandler[] = [];
+let server: SocketIoSignalingServer | undefined;
+sharing.after.each(async () => {
+  await Promise.allSettled(opened.splice(0).map((handler) => handler.close()));
+  await server?.close();
+});
+
+sharing('3 peers × 3 collections: one socket and two WebRTC links per peer', async () => {
+  server = await startSocketIoSignalingServer();
+  const topics = ['todos-topic', 'notes-topic', 'users-topic'];
+  const connected: Promise<unknown>[] = [];
+  for (let p = 0; p < 3; p++) {
+    const creator = getConnectionHandlerSocketIo({ url: server.url, config: { iceServers: [] } });
+    for (const topic of topics) {
+      const handler = await creator({ topic });
+      opened.push(handler);
+      connected.push(next(handler.connect$, `peer ${p} on ${topic}: first connect$`));
+    }
+  }
+  await Promise.all(connected);
+  assert.equal(server.stats(), { sockets: 3, rooms: 3, peers: 9 });
+});
+
+sharing("on the seed's example server (no room in `joined`) each room gets its own socket and still works", async () => {
+  const seed = await startSeedSignalingServer();
+  try {
+    const connected: Promise<unknown>[] = [];
+    for (let p = 0; p < 2; p++) {
+      const creator = getConnectionHandlerSocketIo({ url: seed.url, config: { iceServers: [] } });
+      for (const topic of ['todos-topic', 'notes-topic']) {
+        const handler = await creator({ topic });
+        opened.push(handler);
+        connected.push(next(handler.connect$, `peer ${p} on ${topic}: first connect$`));
+      }
+    }
+    await Promise.all(connected);
+  } finally {
+    await Promise.allSettled(opened.splice(0).map((handler) => handler.close()));
+    await seed.close();
+  }
+});
+
+sharing.run();

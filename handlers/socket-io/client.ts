@@ -1,4 +1,5 @@
-import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import type { ManagerOptions, SocketOptions } from 'socket.io-client';
+import { SocketIoConnection, type SharedSocket } from './connection.js';
 import { P2PError, P2PErrorCode } from '../../src/errors.js';
 import { createMeshHandlerCreator, type MeshHandlerCreator } from '../../src/mesh/mesh-creator.js';
 import { invalidOption, type WebRTCMeshOptions } from '../../src/mesh/options.js';
@@ -8,8 +9,6 @@ import {
   SignalingEvent,
   parseJoined,
   parseSignalingError,
-  type ClientToServerEvents,
-  type ServerToClientEvents,
   type SignalingAck,
 } from './protocol.js';
 
@@ -29,85 +28,90 @@ export interface SocketIoHandlerOptions extends WebRTCMeshOptions {
   peerToken?: string;
 }
 
-type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-/** The seed's protocol (`join`, `joined`, `signal`) over one socket.io connection per join. */
+/** The seed's protocol (`join`, `joined`, `signal`, plus `leave`) for one room on a shared socket. */
 class SocketIoSignaling implements SignalingTransport {
-  private socket: ClientSocket | undefined;
+  private shared: SharedSocket | undefined;
+  private detach = () => {};
   private room = '';
   private peerId = '';
 
-  constructor(private readonly options: SocketIoHandlerOptions) {}
+  constructor(
+    private readonly options: SocketIoHandlerOptions,
+    private readonly connection: SocketIoConnection,
+  ) {}
 
-  join(room: string, peerId: string, events: SignalingEvents): Promise<void> {
+  async join(room: string, peerId: string, events: SignalingEvents): Promise<void> {
     this.room = room;
     this.peerId = peerId;
-    const socket: ClientSocket = io(this.options.url, {
-      transports: ['websocket'],
-      reconnection: false,
-      forceNew: true,
-      ...this.options.socketOptions,
-    });
-    this.socket = socket;
+    const shared = await this.connection.acquire();
+    this.shared = shared;
+    const { socket } = shared;
     let roster = new Set<string>();
     return new Promise<void>((resolve, reject) => {
-      socket.on('connect_error', (error: Error & { data?: { code?: unknown } }) => {
-        const refused = error.data?.code === P2PErrorCode.UNAUTHORIZED;
-        reject(
-          new P2PError(refused ? P2PErrorCode.UNAUTHORIZED : P2PErrorCode.SIGNALING, `cannot reach ${this.options.url}: ${error.message}`, {
-            cause: error,
-          }),
-        );
+      const listeners = {
+        connect_error: (error: Error & { data?: { code?: unknown } }) => {
+          const refused = error.data?.code === P2PErrorCode.UNAUTHORIZED;
+          const code = refused ? P2PErrorCode.UNAUTHORIZED : P2PErrorCode.SIGNALING;
+          reject(new P2PError(code, `cannot reach ${this.options.url}: ${error.message}`, { cause: error }));
+        },
+        connect: () => {
+          const token = this.options.peerToken;
+          socket.emit(SignalingEvent.JOIN, { room, peerId, ...(token ? { token } : {}) }, (ack: SignalingAck) => {
+            if (ack?.ok === false) return reject(new P2PError(ack.error.code, `join refused: ${ack.error.message}`));
+            this.connection.learned(shared, true);
+          });
+        },
+        [SignalingEvent.JOINED]: (ids: unknown, joinedRoom?: unknown) => {
+          if (joinedRoom !== undefined && joinedRoom !== room) return;
+          this.connection.learned(shared, joinedRoom !== undefined);
+          const parsed = parseJoined(ids);
+          if (!parsed.ok) return events.error(new P2PError(P2PErrorCode.SIGNALING, parsed.message));
+          const next = new Set(parsed.value);
+          for (const id of roster) if (!next.has(id)) events.peerLeft(id);
+          for (const id of next) if (!roster.has(id)) events.peerJoined(id);
+          roster = next;
+          // Servers without acks (the seed's example) confirm a join only by listing us.
+          if (next.has(peerId)) resolve();
+        },
+        [SignalingEvent.ERROR]: (payload: unknown) => {
+          const parsed = parseSignalingError(payload);
+          if (parsed.ok && parsed.value.room !== undefined && parsed.value.room !== room) return;
+          events.error(
+            parsed.ok
+              ? new P2PError(parsed.value.code, `signaling server: ${parsed.value.message}`, { peerId: parsed.value.peerId })
+              : new P2PError(P2PErrorCode.SIGNALING, 'the signaling server sent a malformed error'),
+          );
+        },
+        disconnect: (reason: string) => {
+          const error = new P2PError(P2PErrorCode.SIGNALING, `disconnected from ${this.options.url} (${reason})`);
+          reject(error);
+          events.lost(error);
+        },
+      };
+      for (const [event, listener] of Object.entries(listeners)) socket.on(event as any, listener as any);
+      this.connection.onSignal(room, (message) => {
+        if (message.to === peerId && typeof message.from === 'string') events.signal(message.from, message.signal);
       });
-      socket.on('connect', () => {
-        const token = this.options.peerToken;
-        socket.emit(SignalingEvent.JOIN, { room, peerId, ...(token ? { token } : {}) }, (ack: SignalingAck) => {
-          if (ack?.ok === false) reject(new P2PError(ack.error.code, `join refused: ${ack.error.message}`));
-        });
-      });
-      socket.on(SignalingEvent.JOINED, (ids: unknown, joinedRoom?: unknown) => {
-        if (joinedRoom !== undefined && joinedRoom !== room) return;
-        const parsed = parseJoined(ids);
-        if (!parsed.ok) return events.error(new P2PError(P2PErrorCode.SIGNALING, parsed.message));
-        const next = new Set(parsed.value);
-        for (const id of roster) if (!next.has(id)) events.peerLeft(id);
-        for (const id of next) if (!roster.has(id)) events.peerJoined(id);
-        roster = next;
-        // Servers without acks (the seed's example) confirm a join only by listing us.
-        if (next.has(peerId)) resolve();
-      });
-      socket.on(SignalingEvent.SIGNAL, (message) => {
-        if (typeof message !== 'object' || message === null) return;
-        if (message.room !== room || message.to !== peerId || typeof message.from !== 'string') return;
-        events.signal(message.from, message.signal);
-      });
-      socket.on(SignalingEvent.ERROR, (payload: unknown) => {
-        const parsed = parseSignalingError(payload);
-        events.error(
-          parsed.ok
-            ? new P2PError(parsed.value.code, `signaling server: ${parsed.value.message}`, { peerId: parsed.value.peerId })
-            : new P2PError(P2PErrorCode.SIGNALING, 'the signaling server sent a malformed error'),
-        );
-      });
-      socket.on('disconnect', (reason) => {
-        const error = new P2PError(P2PErrorCode.SIGNALING, `disconnected from ${this.options.url} (${reason})`);
-        reject(error);
-        events.lost(error);
-      });
+      this.detach = () => {
+        for (const [event, listener] of Object.entries(listeners)) socket.off(event as any, listener as any);
+        this.connection.onSignal(room, undefined);
+      };
+      if (socket.connected) listeners.connect();
     });
   }
 
   send(to: string, signal: unknown): void {
-    this.socket?.emit(SignalingEvent.SIGNAL, { from: this.peerId, to, room: this.room, signal });
+    this.shared?.socket.emit(SignalingEvent.SIGNAL, { from: this.peerId, to, room: this.room, signal });
   }
 
   async leave(): Promise<void> {
-    const socket = this.socket;
-    this.socket = undefined;
-    if (!socket) return;
-    // Detach first so the disconnect we cause is not reported as a lost connection.
-    socket.removeAllListeners();
-    socket.disconnect();
+    const shared = this.shared;
+    this.shared = undefined;
+    if (!shared) return;
+    // Detach first so nothing this room caused is reported after it left.
+    this.detach();
+    if (shared.socket.connected) shared.socket.emit(SignalingEvent.LEAVE, { room: this.room });
+    this.connection.release(shared);
   }
 }
 
@@ -121,8 +125,10 @@ export function getConnectionHandlerSocketIo(options: SocketIoHandlerOptions): M
   if (peerToken !== undefined && (typeof peerToken !== 'string' || peerToken.length === 0)) {
     throw invalidOption('`peerToken` must be a non-empty string');
   }
-  const { url: _url, socketOptions: _socketOptions, peerToken: _peerToken, ...meshOptions } = options;
-  return createMeshHandlerCreator({ options: meshOptions, signaling: () => new SocketIoSignaling(options) });
+  const { url: _url, socketOptions, peerToken: _peerToken, ...meshOptions } = options;
+  // One connection per creator, i.e. per peer: every collection's room shares its socket.
+  const connection = new SocketIoConnection(url, socketOptions);
+  return createMeshHandlerCreator({ options: meshOptions, signaling: () => new SocketIoSignaling(options, connection) });
 }
 
 /** The seed document's name and positional signature, so its example reads the same. */

@@ -1,0 +1,98 @@
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { SignalingEvent, type ClientToServerEvents, type ServerToClientEvents, type SignalMessage } from './protocol.js';
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** One socket and the rooms using it. */
+export interface SharedSocket {
+  readonly socket: ClientSocket;
+  users: number;
+  /** Set once the socket closed or failed: never handed out again. */
+  dead: boolean;
+  /**
+   * Resolves true once the server has shown it keeps rooms apart on one socket (it acks joins
+   * or names the room in `joined`), false if it does not (the seed's example server) or the
+   * socket died first.
+   */
+  readonly roomAware: Promise<boolean>;
+  learnRoomAwareness(aware: boolean): void;
+}
+
+/**
+ * The socket.io connection of one peer, shared by all its rooms (one per RxDB collection),
+ * instead of a socket per collection (RxDB #5925). A server that cannot tell rooms apart on one
+ * socket (the seed's example sends `joined` without the room) gets a socket per room instead.
+ */
+export class SocketIoConnection {
+  private current: SharedSocket | undefined;
+  private roomsNeedOwnSocket = false;
+  /**
+   * Signals are dispatched by room whichever socket brings them: a server that keys sockets by
+   * peer id alone (the seed's example) delivers every room's signals to our latest socket.
+   */
+  private readonly signalHandlers = new Map<string, (message: SignalMessage) => void>();
+
+  constructor(
+    private readonly url: string,
+    private readonly socketOptions: Partial<ManagerOptions & SocketOptions> | undefined,
+  ) {}
+
+  async acquire(): Promise<SharedSocket> {
+    const current = this.current;
+    if (current && !current.dead && !this.roomsNeedOwnSocket) {
+      const shareable = await current.roomAware;
+      if (shareable && !current.dead) {
+        current.users++;
+        return current;
+      }
+    }
+    const fresh = this.open();
+    if (!this.roomsNeedOwnSocket) this.current = fresh;
+    return fresh;
+  }
+
+  onSignal(room: string, handler: ((message: SignalMessage) => void) | undefined): void {
+    if (handler) this.signalHandlers.set(room, handler);
+    else this.signalHandlers.delete(room);
+  }
+
+  release(shared: SharedSocket): void {
+    if (--shared.users > 0) return;
+    shared.dead = true;
+    shared.learnRoomAwareness(false);
+    if (this.current === shared) this.current = undefined;
+    // Detach first so the disconnect we cause is not reported as a lost connection.
+    shared.socket.removeAllListeners();
+    shared.socket.disconnect();
+  }
+
+  /** Called when a room finds out what the server does with several rooms on one socket. */
+  learned(shared: SharedSocket, aware: boolean): void {
+    if (!aware) this.roomsNeedOwnSocket = true;
+    shared.learnRoomAwareness(aware);
+  }
+
+  private open(): SharedSocket {
+    const socket: ClientSocket = io(this.url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      ...this.socketOptions,
+    });
+    let settle: (aware: boolean) => void = () => {};
+    const roomAware = new Promise<boolean>((resolve) => (settle = resolve));
+    const shared: SharedSocket = { socket, users: 1, dead: false, roomAware, learnRoomAwareness: (aware) => settle(aware) };
+    const die = () => {
+      shared.dead = true;
+      settle(false);
+    };
+    socket.on('connect_error', die);
+    socket.on('disconnect', die);
+    socket.on(SignalingEvent.SIGNAL, (message: unknown) => {
+      if (typeof message !== 'object' || message === null) return;
+      const room = (message as { room?: unknown }).room;
+      if (typeof room === 'string') this.signalHandlers.get(room)?.(message as SignalMessage);
+    });
+    return shared;
+  }
+}
