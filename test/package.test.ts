@@ -14,11 +14,12 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 const expectedNames: Record<string, string[]> = {
-  '.': ['P2PError', 'P2PErrorCode', 'isP2PError', 'ConnectionHub', 'createWebRTCMeshHandler', 'simulateCrash'],
+  '.': ['P2PError', 'P2PErrorCode', 'isP2PError', 'ConnectionHub', 'createWebRTCMeshHandler', 'createMeshHandlerCreator', 'getConnectionHandlerMulti', 'simulateCrash'],
   './memory': ['createMemoryNetwork', 'getConnectionHandlerMemory'],
   './conformance': ['runConformanceSuite'],
   './socket-io': ['getConnectionHandlerSocketIo', 'getConnectionHandlerSimplePeer'],
   './socket-io/server': ['startSocketIoSignalingServer'],
+  './rxdb': ['replicateP2P'],
 };
 const TRANSPORT_LIBRARIES = ['socket.io-client', 'socket.io', 'mqtt', 'peerjs', 'nostr-tools', 'rxdb', '@roamhq/wrtc', 'node-datachannel'];
 const allowed: Record<string, string[]> = {
@@ -27,6 +28,7 @@ const allowed: Record<string, string[]> = {
   './conformance': ['rxjs', 'uvu'],
   './socket-io': ['rxjs', 'simple-peer', 'socket.io-client'],
   './socket-io/server': ['socket.io'],
+  './rxdb': ['rxdb', 'rxjs'],
 };
 
 /** Bare packages reachable through static imports from `file`. */
