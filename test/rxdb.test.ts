@@ -7,7 +7,7 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { wrappedKeyEncryptionCryptoJsStorage } from 'rxdb/plugins/encryption-crypto-js';
 import wrtc from '@roamhq/wrtc';
 import { replicateP2P, type P2PReplicationPool } from '../src/rxdb.js';
-import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
+import { getConnectionHandlerSocketIo, getPeerIdentity } from '../handlers/socket-io/client.js';
 import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server.js';
 import { createMemoryNetwork, getConnectionHandlerMemory } from '../handlers/memory/index.js';
 import type { P2PConnectionHandlerCreator } from '../src/types.js';
@@ -204,6 +204,31 @@ test('3 collections, 3 peers: 2 WebRTC connections per peer, not 6', async () =>
   }
   assert.equal(counts, [2, 2, 2]);
   assert.equal(server!.stats().sockets, 3);
+});
+
+test('isPeerValid checks the identity the signaling server verified', async () => {
+  const users: Record<string, string> = { a: 'alice', b: 'bob', m: 'mallory' };
+  server = await startSocketIoSignalingServer({
+    authenticate: (handshake) => (users[String(handshake.auth?.token)] ? { user: users[String(handshake.auth?.token)] } : false),
+  });
+  const isPeerValid = (peer: any) => getPeerIdentity(peer) !== undefined && (getPeerIdentity(peer) as { user: string }).user !== 'mallory';
+  const [alice, bob, mallory] = [await database(), await database(), await database()];
+  const start = async (db: Db, token: string, check?: typeof isPeerValid) => {
+    const creator = await socketIoCreator({ socketOptions: { auth: { token } } });
+    const pool = await replicateP2P<Todo>({ collection: db.collections.todos, topic: 'rxdb-identity', connectionHandlerCreator: creator, pull: {}, push: {}, ...(check ? { isPeerValid: check } : {}) });
+    pools.push(pool);
+  };
+  await start(alice, 'a', isPeerValid);
+  await start(bob, 'b', isPeerValid);
+  await start(mallory, 'm');
+  await mallory.collections.todos.insert({ id: 'from-mallory', title: 'spam' });
+  await alice.collections.todos.insert({ id: 'from-alice', title: 'hello bob' });
+  await until(bob.collections.todos, 'bob got alice’s document', (docs) => docs.some((doc) => doc.id === 'from-alice'));
+  // Bounded wait for something that must NOT happen: mallory's data never reaches alice or bob.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.not.ok((await alice.collections.todos.findOne('from-mallory').exec()), 'alice refused mallory');
+  assert.not.ok((await bob.collections.todos.findOne('from-mallory').exec()), 'bob refused mallory');
+  assert.not.ok((await mallory.collections.todos.findOne('from-alice').exec()), 'mallory got nothing');
 });
 
 test('replicates through the in-memory handler', async () => {

@@ -11,7 +11,8 @@ runConformanceSuite(socketIoTarget("socket.io on the seed's example server", sta
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
+import { io } from 'socket.io-client';
+import { getConnectionHandlerSocketIo, getPeerIdentity } from '../handlers/socket-io/client.js';
 import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { next } from './helpers/wait.js';
@@ -56,6 +57,44 @@ sharing("on the seed's example server (no room in `joined`) each room gets its o
   } finally {
     await Promise.allSettled(opened.splice(0).map((handler) => handler.close()));
     await seed.close();
+  }
+});
+
+sharing('the identity the server verified is on peer objects, and clients cannot forge it', async () => {
+  const users: Record<string, string> = { 'alice-token': 'alice', 'bob-token': 'bob' };
+  server = await startSocketIoSignalingServer({
+    authenticate: (handshake) => {
+      const user = users[String(handshake.auth?.token)];
+      return user ? { user } : false;
+    },
+  });
+  const as = (token: string) => getConnectionHandlerSocketIo({ url: server!.url, config: { iceServers: [] }, socketOptions: { auth: { token } } });
+  const alice = await as('alice-token')({ topic: 'identity-topic' });
+  opened.push(alice);
+  const aliceSees = next(alice.connect$, 'alice connect$');
+  const bob = await as('bob-token')({ topic: 'identity-topic' });
+  opened.push(bob);
+  const bobSees = next(bob.connect$, 'bob connect$');
+  const [onAlice, onBob] = await Promise.all([aliceSees, bobSees]);
+  assert.equal(getPeerIdentity(onAlice), { user: 'bob' });
+  assert.equal(getPeerIdentity(onBob), { user: 'alice' });
+
+  const refused = await as('wrong-token')({ topic: 'identity-topic' }).then(() => undefined, (e) => e);
+  assert.is(refused?.code, 'ERR_UNAUTHORIZED');
+
+  const forger = io(server.url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token: 'bob-token' } });
+  const listener = io(server.url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token: 'alice-token' } });
+  try {
+    const joined = (socket: typeof forger, peerId: string) =>
+      new Promise<void>((resolve) => socket.emit('join', { room: 'forge-room', peerId }, () => resolve()));
+    await joined(listener, 'listener');
+    await joined(forger, 'forger');
+    const received = new Promise<any>((resolve) => listener.once('signal', resolve));
+    forger.emit('signal', { from: 'forger', to: 'listener', room: 'forge-room', signal: { x: 1 }, identity: { user: 'admin' } });
+    assert.equal((await received).identity, { user: 'bob' });
+  } finally {
+    forger.disconnect();
+    listener.disconnect();
   }
 });
 

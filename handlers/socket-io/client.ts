@@ -5,6 +5,7 @@ import { createMeshHandlerCreator, type MeshHandlerCreator } from '../../src/mes
 import { invalidOption, type WebRTCMeshOptions } from '../../src/mesh/options.js';
 import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
 import type { WebRTCImplementation } from '../../src/mesh/wrtc.js';
+import type { P2PPeer } from '../../src/types.js';
 import {
   SignalingEvent,
   parseJoined,
@@ -128,7 +129,16 @@ export function getConnectionHandlerSocketIo(options: SocketIoHandlerOptions): M
   const { url: _url, socketOptions, peerToken: _peerToken, ...meshOptions } = options;
   // One connection per creator, i.e. per peer: every collection's room shares its socket.
   const connection = new SocketIoConnection(url, socketOptions);
-  return createMeshHandlerCreator({ options: meshOptions, signaling: () => new SocketIoSignaling(options, connection) });
+  return createMeshHandlerCreator({
+    options: meshOptions,
+    signaling: () => new SocketIoSignaling(options, connection),
+    peerDetails: (peerId) => connection.peerDetails(peerId),
+  });
+}
+
+/** The identity the signaling server's `authenticate` hook verified for `peer`, if any. */
+export function getPeerIdentity(peer: P2PPeer): unknown {
+  return (peer as P2PPeer & { identity?: unknown }).identity;
 }
 
 /** The seed document's name and positional signature, so its example reads the same. */

@@ -31,6 +31,8 @@ export class SocketIoConnection {
    * peer id alone (the seed's example) delivers every room's signals to our latest socket.
    */
   private readonly signalHandlers = new Map<string, (message: SignalMessage) => void>();
+  /** What the server verified about each sender (its `authenticate` hook's answer). */
+  private readonly identities = new Map<string, unknown>();
 
   constructor(
     private readonly url: string,
@@ -49,6 +51,11 @@ export class SocketIoConnection {
     const fresh = this.open();
     if (!this.roomsNeedOwnSocket) this.current = fresh;
     return fresh;
+  }
+
+  /** Fields for the peer object of `peerId`: `{ identity }` once the server vouched for it. */
+  peerDetails(peerId: string): object {
+    return this.identities.has(peerId) ? { identity: this.identities.get(peerId) } : {};
   }
 
   onSignal(room: string, handler: ((message: SignalMessage) => void) | undefined): void {
@@ -90,8 +97,10 @@ export class SocketIoConnection {
     socket.on('disconnect', die);
     socket.on(SignalingEvent.SIGNAL, (message: unknown) => {
       if (typeof message !== 'object' || message === null) return;
-      const room = (message as { room?: unknown }).room;
-      if (typeof room === 'string') this.signalHandlers.get(room)?.(message as SignalMessage);
+      const { room, from, identity } = message as Partial<SignalMessage>;
+      if (typeof room !== 'string') return;
+      if (identity !== undefined && typeof from === 'string') this.identities.set(from, identity);
+      this.signalHandlers.get(room)?.(message as SignalMessage);
     });
     return shared;
   }

@@ -51,6 +51,11 @@ export interface SignalMessage<TSignal = unknown> {
   to: string;
   room: string;
   signal: TSignal;
+  /**
+   * Server → client only: the sender's identity as the server's `authenticate` hook verified
+   * it. Never taken from a client (the server rebuilds every message from the four fields).
+   */
+  identity?: unknown;
 }
 
 export interface LeaveMessage {

@@ -19,7 +19,9 @@ export interface SocketIoSignalingServerOptions {
    * Return a truthy value (or a Promise of one) to accept; falsy, a throw or a rejection refuses
    * the connection with a `connect_error` whose `data.code` is `'ERR_UNAUTHORIZED'`. Also the
    * place to check `headers.origin`, which CORS does not cover for WebSocket connections.
-   * Default: none, every connection is accepted.
+   * Return an object or a string instead of `true` to give the socket a verified identity: the
+   * server stamps it on every signal the socket sends, and clients show it as `peer.identity`
+   * (for RxDB's `isPeerValid`). Default: none, every connection is accepted.
    */
   authenticate?: (handshake: Handshake) => unknown;
   /** Rooms one socket may be in at once. Default `32`. */

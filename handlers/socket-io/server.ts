@@ -80,7 +80,10 @@ export async function startSocketIoSignalingServer(
       Promise.resolve()
         .then(() => authenticate(socket.handshake))
         .then(
-          (accepted) => next(accepted ? undefined : unauthorized()),
+          (accepted) => {
+            if (accepted && (typeof accepted === 'object' || typeof accepted === 'string')) socket.data.identity = accepted;
+            next(accepted ? undefined : unauthorized());
+          },
           // The hook's own error stays here: its message may hold secrets.
           () => next(unauthorized()),
         );
@@ -137,7 +140,8 @@ export async function startSocketIoSignalingServer(
     if (!target) {
       return failure(P2PErrorCode.PEER_NOT_CONNECTED, event, `peer "${to}" is not in room "${room}"`, { room, peerId: to });
     }
-    target.emit(event, message);
+    const identity: unknown = socket.data.identity;
+    target.emit(event, identity === undefined ? message : { ...message, identity });
     return undefined;
   }
 

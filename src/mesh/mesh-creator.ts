@@ -60,11 +60,11 @@ export function getConnectionHandlerMulti(creators: readonly MeshHandlerCreator[
     if (!found) throw invalidOption(`creator ${index} is not a p2p-handlers WebRTC creator (getConnectionHandlerSocketIo, …Mqtt, …Nostr, …PeerJS)`);
     return found;
   });
-  const withDetails = parts.filter((part) => part.peerDetails);
-  if (withDetails.length > 1) throw invalidOption('only one of the combined transports may define peer identities');
+  const detailed = parts.filter((part) => part.peerDetails);
   return createMeshHandlerCreator({
     options: { ...parts[0]!.options, ...overrides },
     signaling: (topic) => parts.flatMap((part) => part.signaling(topic)),
-    peerDetails: withDetails[0]?.peerDetails,
+    // What each transport verified about a peer (a Nostr key, a server-checked identity).
+    peerDetails: detailed.length ? (peerId) => Object.assign({}, ...detailed.map((part) => part.peerDetails!(peerId))) : undefined,
   });
 }
