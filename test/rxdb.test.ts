@@ -6,6 +6,8 @@ import { createRxDatabase, type RxCollection, type RxDatabase, type RxStorage } 
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { wrappedKeyEncryptionCryptoJsStorage } from 'rxdb/plugins/encryption-crypto-js';
 import wrtc from '@roamhq/wrtc';
+import { WebSocket } from 'ws';
+import { getConnectionHandlerSimplePeer, replicateWebRTC } from 'rxdb/plugins/replication-webrtc';
 import { replicateP2P, type P2PReplicationPool } from '../src/rxdb.js';
 import { getConnectionHandlerSocketIo, getPeerIdentity } from '../handlers/socket-io/client.js';
 import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server.js';
@@ -229,6 +231,30 @@ test('isPeerValid checks the identity the signaling server verified', async () =
   assert.not.ok((await alice.collections.todos.findOne('from-mallory').exec()), 'alice refused mallory');
   assert.not.ok((await bob.collections.todos.findOne('from-mallory').exec()), 'bob refused mallory');
   assert.not.ok((await mallory.collections.todos.findOne('from-alice').exec()), 'mallory got nothing');
+});
+
+test('RxDB’s own getConnectionHandlerSimplePeer replicates through our server unchanged', async () => {
+  server = await startSocketIoSignalingServer();
+  const [a, b] = [await database(), await database()];
+  for (const db of [a, b]) {
+    const pool = await replicateWebRTC<Todo, any>({
+      collection: db.collections.todos,
+      topic: 'rxdb-own-handler',
+      connectionHandlerCreator: getConnectionHandlerSimplePeer({
+        signalingServerUrl: server.rxdbUrl!,
+        wrtc: wrtc as any,
+        config: { iceServers: [] },
+        webSocketConstructor: WebSocket as any,
+      }),
+      pull: {},
+      push: {},
+    });
+    pools.push(pool as unknown as P2PReplicationPool<Todo>);
+  }
+  await a.collections.todos.insert({ id: 'r1', title: 'via rxdb’s handler' });
+  await b.collections.todos.insert({ id: 'r2', title: 'back again' });
+  await until(b.collections.todos, 'b got a’s document', (docs) => docs.length === 2);
+  await until(a.collections.todos, 'a got b’s document', (docs) => docs.length === 2);
 });
 
 test('replicates through the in-memory handler', async () => {

@@ -24,6 +24,12 @@ export interface SocketIoSignalingServerOptions {
    * (for RxDB's `isPeerValid`). Default: none, every connection is accepted.
    */
   authenticate?: (handshake: Handshake) => unknown;
+  /**
+   * Path of the plain-WebSocket endpoint speaking RxDB's own signaling protocol (for RxDB's
+   * `getConnectionHandlerSimplePeer({ signalingServerUrl })`), or `false` for none.
+   * Default `'/'`: RxDB apps point `signalingServerUrl` at this server's `rxdbUrl`.
+   */
+  rxdbPath?: string | false;
   /** Rooms one socket may be in at once. Default `32`. */
   maxRoomsPerSocket?: number;
   /** Peers one room may hold. Default `512`. */
@@ -50,14 +56,15 @@ export interface SocketIoSignalingServerOptions {
 }
 
 export interface ResolvedOptions
-  extends Required<Omit<SocketIoSignalingServerOptions, 'authenticate' | 'corsOrigin' | 'httpServer'>> {
+  extends Required<Omit<SocketIoSignalingServerOptions, 'authenticate' | 'corsOrigin' | 'httpServer' | 'rxdbPath'>> {
+  rxdbPath: string | false;
   authenticate: SocketIoSignalingServerOptions['authenticate'];
   corsOrigin: CorsOrigin | undefined;
   httpServer: HttpServer | HttpsServer | undefined;
 }
 
 const KNOWN = new Set([
-  'port', 'host', 'path', 'authenticate', 'maxRoomsPerSocket', 'maxPeersPerRoom', 'maxPayloadBytes',
+  'port', 'host', 'path', 'rxdbPath', 'authenticate', 'maxRoomsPerSocket', 'maxPeersPerRoom', 'maxPayloadBytes',
   'messagesPerSecond', 'messageBurst', 'maxDroppedMessages', 'corsOrigin', 'httpServer',
 ]);
 
@@ -86,6 +93,7 @@ export function resolveOptions(options: SocketIoSignalingServerOptions = {}): Re
     port = 0,
     host = '127.0.0.1',
     path = '/socket.io',
+    rxdbPath = '/',
     authenticate,
     maxRoomsPerSocket = 32,
     maxPeersPerRoom = 512,
@@ -100,6 +108,9 @@ export function resolveOptions(options: SocketIoSignalingServerOptions = {}): Re
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid('port', 'an integer in 0..65535', port);
   if (typeof host !== 'string' || host.length === 0) throw invalid('host', 'a non-empty string', host);
   if (typeof path !== 'string' || !path.startsWith('/')) throw invalid('path', 'a string starting with "/"', path);
+  if (rxdbPath !== false && (typeof rxdbPath !== 'string' || !rxdbPath.startsWith('/') || rxdbPath.startsWith(path))) {
+    throw invalid('rxdbPath', `false or a path starting with "/" outside "${path}"`, rxdbPath);
+  }
   if (authenticate !== undefined && typeof authenticate !== 'function') {
     throw invalid('authenticate', 'a function', authenticate);
   }
@@ -117,6 +128,7 @@ export function resolveOptions(options: SocketIoSignalingServerOptions = {}): Re
     port,
     host,
     path,
+    rxdbPath,
     authenticate,
     maxRoomsPerSocket: positiveInteger('maxRoomsPerSocket', maxRoomsPerSocket),
     maxPeersPerRoom: positiveInteger('maxPeersPerRoom', maxPeersPerRoom),

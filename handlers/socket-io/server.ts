@@ -21,6 +21,7 @@ import { hostHttp } from './server-http.js';
 import { MessageRateLimiter } from './server-limits.js';
 import { resolveOptions, type SocketIoSignalingServerOptions } from './server-options.js';
 import { RoomRegistry } from './server-rooms.js';
+import { attachRxdbSignaling } from './server-rxdb.js';
 
 export type { CorsOrigin, Handshake, SocketIoSignalingServerOptions } from './server-options.js';
 
@@ -39,6 +40,8 @@ export interface SocketIoSignalingServer {
   readonly port: number;
   /** socket.io path; clients pass it as the `path` option when it is not `/socket.io`. */
   readonly path: string;
+  /** Where RxDB's own `getConnectionHandlerSimplePeer` connects (`ws://…/`); undefined with `rxdbPath: false`. */
+  readonly rxdbUrl: string | undefined;
   /** The socket.io server, for advanced use (middleware, adapters, metrics). */
   readonly io: Server;
   stats(): SocketIoSignalingServerStats;
@@ -68,6 +71,8 @@ export async function startSocketIoSignalingServer(
     // oversize signal gets a clean ERR_PAYLOAD_TOO_LARGE, a grossly oversize frame is dropped
     // by engine.io together with its socket before anything parses it.
     maxHttpBufferSize: maxPayloadBytes * 2 + 16 * 1024,
+    // Other upgrades (RxDB's plain-WebSocket protocol) are answered by attachRxdbSignaling.
+    destroyUpgrade: config.rxdbPath === false,
     ...(config.corsOrigin === undefined ? {} : { cors: { origin: config.corsOrigin } }),
   });
   const registry = new RoomRegistry<ClientSocket>(config);
@@ -195,16 +200,19 @@ export async function startSocketIoSignalingServer(
     });
   });
 
+  const rxdb = config.rxdbPath === false ? undefined : attachRxdbSignaling(http.server, config);
   let origin: { url: string; port: number };
   try {
     origin = await http.start(config.port, config.host);
   } catch (error) {
+    await rxdb?.close();
     await http.close(io);
     throw error;
   }
 
   async function shutdown(): Promise<void> {
     shuttingDown = true;
+    await rxdb?.close();
     // An explicit disconnect tells clients "io server disconnect" instead of a bare transport close.
     io.local.disconnectSockets(true);
     await http.close(io);
@@ -213,6 +221,7 @@ export async function startSocketIoSignalingServer(
   return {
     ...origin,
     path,
+    rxdbUrl: config.rxdbPath === false ? undefined : origin.url.replace(/^http/, 'ws') + config.rxdbPath,
     io,
     stats: () => ({ sockets: io.of('/').sockets.size, rooms: registry.roomCount, peers: registry.peerCount }),
     close: () => (closing ??= shutdown()),
