@@ -93,11 +93,18 @@ test('only p2p-handlers WebRTC creators can be combined', () => {
   }
 });
 
-test('the first creator gives the mesh options; overrides win', async () => {
+test('the peer id comes from the creator that sets one; conflicting ids are refused; overrides win', async () => {
   servers.push(await startServer());
   const [one] = servers as [SocketIoSignalingServer];
-  const handler = await open(getConnectionHandlerMulti([on(one, { peerId: 'first-id' }), on(one, { peerId: 'second-id' })]), 'options-topic');
-  assert.is(handler.peerId, 'first-id');
+  const handler = await open(getConnectionHandlerMulti([on(one), on(one, { peerId: 'pinned-id' })]), 'options-topic');
+  assert.is(handler.peerId, 'pinned-id');
+  let code: string | undefined;
+  try {
+    getConnectionHandlerMulti([on(one, { peerId: 'first-id' }), on(one, { peerId: 'second-id' })]);
+  } catch (error) {
+    code = (error as P2PError).code;
+  }
+  assert.is(code, 'ERR_INVALID_OPTION');
   const overridden = await open(getConnectionHandlerMulti([on(one, { peerId: 'first-id-2' })], { peerId: 'override-id' }), 'options-topic');
   assert.is(overridden.peerId, 'override-id');
 });

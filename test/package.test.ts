@@ -20,8 +20,12 @@ const expectedNames: Record<string, string[]> = {
   './socket-io': ['getConnectionHandlerSocketIo', 'getConnectionHandlerSimplePeer'],
   './socket-io/server': ['startSocketIoSignalingServer'],
   './rxdb': ['replicateP2P'],
+  './nostr': ['getConnectionHandlerNostr', 'getPeerPublicKey'],
+  './nostr/relay': ['startNostrRelay'],
+  './peerjs': ['getConnectionHandlerPeerJS'],
+  './peerjs/server': ['startPeerServer'],
 };
-const TRANSPORT_LIBRARIES = ['socket.io-client', 'socket.io', 'mqtt', 'peerjs', 'nostr-tools', 'rxdb', '@roamhq/wrtc', 'node-datachannel'];
+const TRANSPORT_LIBRARIES = ['socket.io-client', 'socket.io', 'mqtt', 'aedes', 'peerjs', 'peer', 'nostr-tools', '@nostr-relay/core', 'rxdb', '@roamhq/wrtc', 'node-datachannel'];
 const allowed: Record<string, string[]> = {
   '.': ['rxjs', 'simple-peer'],
   './memory': ['rxjs'],
@@ -29,6 +33,10 @@ const allowed: Record<string, string[]> = {
   './socket-io': ['rxjs', 'simple-peer', 'socket.io-client'],
   './socket-io/server': ['socket.io'],
   './rxdb': ['rxdb', 'rxjs'],
+  './nostr': ['rxjs', 'simple-peer', 'nostr-tools'],
+  './nostr/relay': ['ws', 'nostr-tools', '@nostr-relay/core'],
+  './peerjs': ['rxjs', 'simple-peer', 'peerjs'],
+  './peerjs/server': ['peer'],
 };
 
 /** Bare packages reachable through static imports from `file`. */

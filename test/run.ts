@@ -13,6 +13,8 @@ import { join, relative } from 'node:path';
 const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 15 * 60_000);
 const EXIT_GRACE_MS = 20_000;
 const root = new URL('..', import.meta.url).pathname;
+/** See that file: collects WebRTC natives before exit so their finalizers cannot crash it. */
+const nativeGc = new URL('./helpers/native-gc.ts', import.meta.url).href;
 
 function findTests(dir: string): string[] {
   return readdirSync(dir)
@@ -37,7 +39,7 @@ function runFile(file: string): Promise<FileResult> {
   const name = relative(root, file);
   return new Promise((resolve) => {
     process.stdout.write(`\n# ${name}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', nativeGc, file], {
       cwd: root,
       env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -50,8 +50,10 @@ export function createMeshHandlerCreator(parts: MeshCreatorParts): MeshHandlerCr
  * One mesh signaled over several transports at once, e.g. our socket.io server plus an MQTT
  * broker plus Nostr relays: a peer reachable through any of them gets exactly one WebRTC link,
  * a transport going down changes nothing for existing links, and newcomers still join through
- * the others. Mesh options (WebRTC, ICE, timeouts, peerId) come from the first creator, then
- * `overrides`; each transport keeps its own connection options.
+ * the others. Mesh options (WebRTC, ICE, timeouts) come from the first creator, then
+ * `overrides`; the peer id from whichever creator sets one (they must agree); each transport
+ * keeps its own connection options. Peer details (a verified key or identity) are merged: a
+ * detail is only as trustworthy as the transport that gave it.
  */
 export function getConnectionHandlerMulti(creators: readonly MeshHandlerCreator[], overrides: WebRTCMeshOptions = {}): MeshHandlerCreator {
   if (!Array.isArray(creators) || creators.length === 0) throw invalidOption('getConnectionHandlerMulti takes a non-empty array of creators');
@@ -60,9 +62,15 @@ export function getConnectionHandlerMulti(creators: readonly MeshHandlerCreator[
     if (!found) throw invalidOption(`creator ${index} is not a p2p-handlers WebRTC creator (getConnectionHandlerSocketIo, …Mqtt, …Nostr, …PeerJS)`);
     return found;
   });
+  // A transport may pin the id (Nostr: its public key); every transport must then use that one.
+  const pinned = [...new Set(parts.map((part) => part.options.peerId).filter((id) => id !== undefined))];
+  if (pinned.length > 1 && overrides.peerId === undefined) {
+    throw invalidOption(`the combined creators give different peer ids (${pinned.join(', ')}); give them one peerId`);
+  }
+  const peerId = overrides.peerId ?? pinned[0];
   const detailed = parts.filter((part) => part.peerDetails);
   return createMeshHandlerCreator({
-    options: { ...parts[0]!.options, ...overrides },
+    options: { ...parts[0]!.options, ...overrides, ...(peerId === undefined ? {} : { peerId }) },
     signaling: (topic) => parts.flatMap((part) => part.signaling(topic)),
     // What each transport verified about a peer (a Nostr key, a server-checked identity).
     peerDetails: detailed.length ? (peerId) => Object.assign({}, ...detailed.map((part) => part.peerDetails!(peerId))) : undefined,

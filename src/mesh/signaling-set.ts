@@ -23,6 +23,7 @@ interface Slot {
   generation: number;
   failures: number;
   joined: boolean;
+  everJoined: boolean;
   /** Peers this transport can reach: announced by it, or heard from through it. */
   reachable: Set<string>;
 }
@@ -49,7 +50,7 @@ export class SignalingSet {
   ) {
     this.timers = new TimerSet(settings.clock);
     this.whenStopped = new Promise((resolve) => (this.markStopped = resolve));
-    this.slots = transports.map((transport) => ({ transport, generation: 0, failures: 0, joined: false, reachable: new Set() }));
+    this.slots = transports.map((transport) => ({ transport, generation: 0, failures: 0, joined: false, everJoined: false, reachable: new Set() }));
   }
 
   /**
@@ -72,9 +73,9 @@ export class SignalingSet {
   }
 
   send(to: string, signal: unknown): void {
-    const joined = this.slots.filter((slot) => slot.joined);
-    const reaching = joined.filter((slot) => slot.reachable.has(to));
-    for (const slot of reaching.length ? reaching : joined) {
+    // A transport that already reported the peer can carry signals even before its join resolved.
+    const reaching = this.slots.filter((slot) => slot.reachable.has(to));
+    for (const slot of reaching.length ? reaching : this.slots.filter((each) => each.joined)) {
       const reportFailure = (cause: unknown) =>
         this.events.error(toP2PError(cause, P2PErrorCode.SIGNALING, `signal to ${to} failed`, to));
       try {
@@ -112,13 +113,16 @@ export class SignalingSet {
       if (this.stopped) return new P2PError(P2PErrorCode.DESTROYED, 'left the room while joining');
       if (generation !== slot.generation) return undefined;
       slot.joined = true;
+      slot.everJoined = true;
       slot.failures = 0;
       return undefined;
     } catch (cause) {
       const error = toP2PError(cause, P2PErrorCode.SIGNALING, 'joining the signaling room failed');
       if (generation === slot.generation && !this.stopped) {
         this.events.error(error);
-        this.retryLater(slot, !isRetryable(error));
+        // Only a first join can fail for good; once in, a refusal (an id still held by our
+        // half-closed old connection, a full server) is a reason to retry, not to give up.
+        this.retryLater(slot, !isRetryable(error) && !slot.everJoined);
       }
       return error;
     } finally {
@@ -138,8 +142,9 @@ export class SignalingSet {
       },
       signal: (from, signal) => {
         if (!live() || typeof from !== 'string' || from === this.selfId) return;
-        this.markReachable(slot, from);
+        // Signal first: an offer makes the link, so the presence news below sends no needless hello.
         this.events.signal(from, signal);
+        this.markReachable(slot, from);
       },
       lost: (cause) => {
         if (!live()) return;

@@ -1,0 +1,143 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NostrRelay } from '@nostr-relay/core';
+import {
+  createOutgoingEventMessage,
+  createOutgoingNoticeMessage,
+  type ClientContext,
+  type Event,
+  type Logger,
+  type NostrRelayPlugin,
+} from '@nostr-relay/common';
+import { Validator } from '@nostr-relay/validator';
+import { matchFilters, type Filter as ToolsFilter } from 'nostr-tools/filter';
+import type { NostrEvent } from 'nostr-tools/pure';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { P2PError, P2PErrorCode } from '../../src/errors.js';
+import { invalidOption } from '../../src/mesh/options.js';
+import { MemoryEventRepository } from './event-store.js';
+
+export interface NostrRelayServerOptions {
+  /** TCP port to listen on. Default: `0`, an ephemeral port (read it from `url`). */
+  port?: number;
+  /** Interface to bind; exposing the relay is a choice. Default: `'127.0.0.1'`. */
+  host?: string;
+}
+
+export interface NostrRelayServer {
+  /** `ws://host:port` of the running relay. */
+  readonly url: string;
+  /** Stops listening and terminates every connection. Idempotent; leaves no handle behind. */
+  close(): Promise<void>;
+}
+
+/** Largest WebSocket message accepted: a 64 KiB NIP-44 plaintext is ~90 KB of event JSON. */
+const MAX_MESSAGE_BYTES = 256 * 1024;
+
+const silentLogger: Logger = { setLogLevel() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * A small in-memory Nostr relay (NIP-01) for tests, demos and self-hosting a private room:
+ * @nostr-relay/core behind a `ws` server. It forwards ephemeral events (what the Nostr
+ * handler signals with) to every matching subscription and stores regular events in memory.
+ */
+export async function startNostrRelay(options: NostrRelayServerOptions = {}): Promise<NostrRelayServer> {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object');
+  const { port = 0, host = '127.0.0.1' } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw invalidOption('`port` must be an integer in 0–65535');
+  if (typeof host !== 'string' || host.length === 0) throw invalidOption('`host` must be a non-empty string');
+
+  const contexts = new Map<unknown, ClientContext>();
+  const relay = new NostrRelay(new MemoryEventRepository(), {
+    logger: silentLogger,
+    // Both caches default to on: the first would drop a re-published identical event for 10
+    // minutes, the second would answer a REQ from a stale snapshot. Signaling needs neither.
+    eventHandlingResultCacheTtl: 0,
+    filterResultCacheTtl: 0,
+  });
+  relay.register(subscriptionRegistry(contexts));
+
+  const http = createServer((_request: IncomingMessage, response: ServerResponse) => {
+    response.writeHead(426, { 'content-type': 'text/plain' }).end('This is a Nostr relay: connect with a WebSocket.\n');
+  });
+  const validator = new Validator();
+
+  const handle = async (socket: WebSocket, data: RawData): Promise<void> => {
+    try {
+      const message = await validator.validateIncomingMessage(data as Buffer);
+      await relay.handleMessage(socket, message);
+    } catch (error) {
+      if (socket.readyState === socket.OPEN) {
+        const reason = error instanceof Error ? error.message : 'invalid message';
+        socket.send(JSON.stringify(createOutgoingNoticeMessage(reason.slice(0, 300))));
+      }
+    }
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', (error) =>
+      reject(new P2PError(P2PErrorCode.SIGNALING, `the Nostr relay cannot listen on ${host}:${port}: ${error.message}`, { cause: error })),
+    );
+    http.listen(port, host, () => resolve());
+  });
+  // Attached once listening: ws re-emits the server's errors, and an unheard one would throw.
+  const wss = new WebSocketServer({ server: http, maxPayload: MAX_MESSAGE_BYTES });
+  wss.on('error', () => {});
+  wss.on('connection', (socket, request) => {
+    relay.handleConnection(socket, request.socket.remoteAddress);
+    // One message at a time per connection: validation is async, and a REQ must be in
+    // place before the EVENT sent right after it is broadcast (NIP-01 clients rely on order).
+    let queue = Promise.resolve();
+    socket.on('message', (data) => {
+      queue = queue.then(() => handle(socket, data));
+    });
+    socket.on('close', () => {
+      queue = queue.then(() => {
+        relay.handleDisconnect(socket);
+        contexts.delete(socket);
+      });
+    });
+    // A client's broken socket is its own problem; without a listener it would crash us.
+    socket.on('error', () => {});
+  });
+
+  const address = http.address() as AddressInfo;
+  const url = `ws://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      contexts.clear();
+      await relay.destroy();
+    })();
+    return closing;
+  };
+  return { url, close };
+}
+
+/**
+ * @nostr-relay/core 0.0.40 matches a broadcast against ids, authors, kinds and time only,
+ * ignoring `#x`/`#p` tag filters, so every peer would receive every room's signals. This
+ * plugin records each client's context and does the broadcast itself with full NIP-01
+ * matching (nostr-tools' `matchFilters`).
+ */
+function subscriptionRegistry(contexts: Map<unknown, ClientContext>): NostrRelayPlugin {
+  return {
+    handleMessage(ctx, message, next) {
+      contexts.set(ctx.client, ctx);
+      return next();
+    },
+    async broadcast(event: Event) {
+      for (const ctx of contexts.values()) {
+        if (!ctx.isOpen) continue;
+        ctx.subscriptions.forEach((filters, subscriptionId) => {
+          if (matchFilters(filters as ToolsFilter[], event as NostrEvent)) ctx.sendMessage(createOutgoingEventMessage(subscriptionId, event));
+        });
+      }
+    },
+  } as NostrRelayPlugin;
+}

@@ -1,0 +1,87 @@
+import { P2PError, P2PErrorCode } from '../../src/errors.js';
+import { randomId } from '../../src/mesh/options.js';
+import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
+import type { Clock } from '../../src/mesh/timers.js';
+import type { PeerServerEndpoint } from './endpoint.js';
+import { isPeerJsId, roomKeyOf } from './protocol.js';
+import { RoomSession } from './room.js';
+import type { WebSocketConstructor } from './socket.js';
+
+export interface PeerJsSignalingSettings {
+  endpoint: PeerServerEndpoint;
+  /** The WebSocket class, resolved on first use (in Node 20 it loads `ws`). */
+  WebSocket: () => Promise<WebSocketConstructor>;
+  clock: Clock;
+  /** HEARTBEAT interval of each socket. */
+  pingIntervalMs: number;
+  /** How long one socket may take to be accepted. */
+  openTimeoutMs: number;
+  /** Token of our member id; random per transport unless the user persists one. */
+  token: string | undefined;
+  /** Ask `GET /peers` when joining. */
+  discovery: boolean;
+  probeWindow: number;
+}
+
+/**
+ * A SignalingTransport over one PeerServer, used purely for signaling: the mesh core's
+ * signals travel as opaque payloads of relayed PeerServer messages, and the core makes and
+ * keeps the WebRTC links. Each join is a fresh RoomSession; the tokens outlive them, so a
+ * re-join after a lost connection takes over whatever the server still holds for us.
+ */
+export class PeerJsSignaling implements SignalingTransport {
+  private session: RoomSession | undefined;
+  private generation = 0;
+  private discovery: boolean;
+  private readonly memberToken: string;
+  private readonly slotToken = randomId(24);
+
+  constructor(private readonly settings: PeerJsSignalingSettings) {
+    this.discovery = settings.discovery;
+    this.memberToken = settings.token ?? randomId(24);
+  }
+
+  async join(room: string, peerId: string, events: SignalingEvents): Promise<void> {
+    if (!isPeerJsId(peerId)) {
+      throw new P2PError(
+        P2PErrorCode.INVALID_OPTION,
+        `peer id ${JSON.stringify(peerId).slice(0, 80)} is not a PeerJS id (letters and digits, single ' ', '_' or '-' between them)`,
+      );
+    }
+    await this.leave();
+    const generation = this.generation;
+    const [roomKey, WebSocket] = await Promise.all([roomKeyOf(room), this.settings.WebSocket()]);
+    if (generation !== this.generation) throw new P2PError(P2PErrorCode.DESTROYED, 'left before the room was joined');
+    const session = new RoomSession(
+      {
+        ...this.settings,
+        WebSocket,
+        memberToken: this.memberToken,
+        slotToken: this.slotToken,
+        discovery: this.discovery,
+        discoveryRefused: () => (this.discovery = false),
+      },
+      roomKey,
+      peerId,
+      events,
+    );
+    this.session = session;
+    await session.start();
+  }
+
+  /** The room slot this peer holds (newcomers find it there); undefined until claimed. For diagnostics. */
+  get slot(): number | undefined {
+    return this.session?.slotNumber;
+  }
+
+  send(to: string, signal: unknown): void {
+    this.session?.sendSignal(to, signal);
+  }
+
+  async leave(): Promise<void> {
+    this.generation++;
+    const session = this.session;
+    this.session = undefined;
+    await session?.leave();
+  }
+}
