@@ -12,6 +12,11 @@ import { replicateP2P, type P2PReplicationPool } from '../src/rxdb.js';
 import { getConnectionHandlerSocketIo, getPeerIdentity } from '../handlers/socket-io/client.js';
 import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server.js';
 import { createMemoryNetwork, getConnectionHandlerMemory } from '../handlers/memory/index.js';
+import { getConnectionHandlerNostr, getPeerPublicKey } from '../handlers/nostr/client.js';
+import { startNostrRelay } from '../handlers/nostr/relay.js';
+import { getConnectionHandlerPeerJS } from '../handlers/peerjs/client.js';
+import { startPeerServer } from '../handlers/peerjs/server.js';
+import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import type { P2PConnectionHandlerCreator } from '../src/types.js';
 
 const test = suite('rxdb');
@@ -255,6 +260,71 @@ test('RxDB’s own getConnectionHandlerSimplePeer replicates through our server 
   await b.collections.todos.insert({ id: 'r2', title: 'back again' });
   await until(b.collections.todos, 'b got a’s document', (docs) => docs.length === 2);
   await until(a.collections.todos, 'a got b’s document', (docs) => docs.length === 2);
+});
+
+/** Other transports, each with its own embedded server: the same replication must work. */
+const transports: Array<{ name: string; start(): Promise<{ creator(): P2PConnectionHandlerCreator; close(): Promise<void> }> }> = [
+  {
+    name: 'Nostr (embedded relay)',
+    start: async () => {
+      const relay = await startNostrRelay();
+      return { creator: () => getConnectionHandlerNostr({ relays: [relay.url], config: { iceServers: [] } }), close: () => relay.close() };
+    },
+  },
+  {
+    name: 'PeerJS (local PeerServer)',
+    start: async () => {
+      const peerServer = await startPeerServer();
+      return { creator: () => getConnectionHandlerPeerJS({ ...peerServer.clientOptions, config: { iceServers: [] } }), close: () => peerServer.close() };
+    },
+  },
+];
+
+for (const transport of transports) {
+  test(`inserts, updates and deletes replicate both ways over ${transport.name}`, async () => {
+    const service = await transport.start();
+    try {
+      const [a, b] = [await database(), await database()];
+      await replicate(a.collections.todos, service.creator());
+      await replicate(b.collections.todos, service.creator());
+      await a.collections.todos.insert({ id: 'a1', title: 'from a' });
+      await b.collections.todos.insert({ id: 'b1', title: 'from b' });
+      await until(b.collections.todos, 'b has both', (docs) => titles(docs) === 'a1=from a,b1=from b');
+      await until(a.collections.todos, 'a has both', (docs) => titles(docs) === 'a1=from a,b1=from b');
+      await (await b.collections.todos.findOne('a1').exec())!.patch({ title: 'edited on b' });
+      await (await a.collections.todos.findOne('b1').exec())!.remove();
+      await until(a.collections.todos, 'a sees the edit and the delete', (docs) => titles(docs) === 'a1=edited on b');
+      await until(b.collections.todos, 'b sees the delete', (docs) => titles(docs) === 'a1=edited on b');
+    } finally {
+      await Promise.allSettled(pools.splice(0).map((pool) => pool.cancel()));
+      await service.close();
+    }
+  });
+}
+
+test('isPeerValid allow-lists Nostr public keys', async () => {
+  const relay = await startNostrRelay();
+  try {
+    const keys = [generateSecretKey(), generateSecretKey(), generateSecretKey()];
+    const [alice, bob, stranger] = [await database(), await database(), await database()];
+    const trusted = new Set(keys.slice(0, 2).map((key) => getPublicKey(key)));
+    const isPeerValid = (peer: any) => trusted.has(getPeerPublicKey(peer) ?? '');
+    for (const [index, db] of [alice, bob, stranger].entries()) {
+      const creator = getConnectionHandlerNostr({ relays: [relay.url], secretKey: keys[index], config: { iceServers: [] } });
+      const pool = await replicateP2P<Todo>({ collection: db.collections.todos, topic: 'rxdb-nostr-keys', connectionHandlerCreator: creator, pull: {}, push: {}, ...(index < 2 ? { isPeerValid } : {}) });
+      pools.push(pool);
+    }
+    await stranger.collections.todos.insert({ id: 'from-stranger', title: 'spam' });
+    await alice.collections.todos.insert({ id: 'from-alice', title: 'hello bob' });
+    await until(bob.collections.todos, 'bob got alice’s document', (docs) => docs.some((doc) => doc.id === 'from-alice'));
+    // Bounded wait for something that must NOT happen.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.not.ok(await alice.collections.todos.findOne('from-stranger').exec(), 'alice refused the stranger');
+    assert.not.ok(await stranger.collections.todos.findOne('from-alice').exec(), 'the stranger got nothing');
+  } finally {
+    await Promise.allSettled(pools.splice(0).map((pool) => pool.cancel()));
+    await relay.close();
+  }
 });
 
 test('replicates through the in-memory handler', async () => {
