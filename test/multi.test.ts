@@ -9,6 +9,8 @@ import { getConnectionHandlerMulti, type MeshHandlerCreator } from '../src/mesh/
 import { simulateCrash, type WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import type { P2PError } from '../src/errors.js';
 import { next } from './helpers/wait.js';
+import { getConnectionHandlerNostr, getPeerPublicKey } from '../handlers/nostr/client.js';
+import { startNostrRelay } from '../handlers/nostr/relay.js';
 
 const mesh = { config: { iceServers: [] }, heartbeatIntervalMs: 500, peerTimeoutMs: 2_000, reconnectMinDelayMs: 100, reconnectMaxDelayMs: 1_000 };
 const on = (server: { url: string }, extra: Record<string, unknown> = {}): MeshHandlerCreator =>
@@ -79,6 +81,32 @@ test('each pair gets one link and one identity, whichever server found the peer'
   assert.is(seenByTwo.id, hub.peerId);
   const hubConnects = (await hubSawBoth).map((peer) => peer.id);
   assert.equal(hubConnects.sort(), [onlyOne.peerId, onlyTwo.peerId].sort());
+});
+
+test('socket.io plus Nostr: the socket.io server dying leaves links up and newcomers join over Nostr', async () => {
+  servers.push(await startServer());
+  const [one] = servers as [SocketIoSignalingServer];
+  const relay = await startNostrRelay();
+  try {
+    const both = () => getConnectionHandlerMulti([on(one), getConnectionHandlerNostr({ relays: [relay.url], ...mesh })]);
+    const a = await open(both(), 'mixed-topic');
+    const aSeesB = next(a.connect$, 'A connect$ B');
+    const b = await open(both(), 'mixed-topic');
+    const [peerB] = await Promise.all([aSeesB, next(b.connect$, 'B connect$ A')]);
+    assert.ok(getPeerPublicKey(peerB), 'the Nostr transport vouches for the peer’s key');
+    const lost = next(a.error$, 'A error$ for the lost socket.io server', 10_000, (e: P2PError) => e.code === 'ERR_SIGNALING');
+    await one.close();
+    await lost;
+    const aSeesC = next(a.connect$, 'A connect$ of a newcomer over Nostr', 20_000, (peer) => peer.id !== b.peerId);
+    const c = await open(both(), 'mixed-topic');
+    assert.is((await aSeesC).id, c.peerId);
+    const reply = next(b.response$, 'B response$ over the surviving link');
+    await a.send(peerB, { id: 'mixed', result: 0 });
+    assert.equal((await reply).response, { id: 'mixed', result: 0 });
+  } finally {
+    await Promise.allSettled(opened.splice(0).map((handler) => handler.close()));
+    await relay.close();
+  }
 });
 
 test('only p2p-handlers WebRTC creators can be combined', () => {
