@@ -12,7 +12,7 @@ import { next } from './helpers/wait.js';
 import { getConnectionHandlerNostr, getPeerPublicKey } from '../handlers/nostr/client.js';
 import { startNostrRelay } from '../handlers/nostr/relay.js';
 
-const mesh = { config: { iceServers: [] }, heartbeatIntervalMs: 500, peerTimeoutMs: 2_000, reconnectMinDelayMs: 100, reconnectMaxDelayMs: 1_000 };
+const mesh = { config: { iceServers: [] }, heartbeatIntervalMs: 1_000, peerTimeoutMs: 5_000, reconnectMinDelayMs: 100, reconnectMaxDelayMs: 1_000 };
 const on = (server: { url: string }, extra: Record<string, unknown> = {}): MeshHandlerCreator =>
   getConnectionHandlerSocketIo({ url: server.url, ...mesh, ...extra });
 const startServer = () => startSocketIoSignalingServer({ host: '127.0.0.1', port: 0 });
