@@ -24,6 +24,8 @@ const expectedNames: Record<string, string[]> = {
   './nostr/relay': ['startNostrRelay'],
   './peerjs': ['getConnectionHandlerPeerJS'],
   './peerjs/server': ['startPeerServer'],
+  './mqtt': ['getConnectionHandlerMqtt'],
+  './mqtt/broker': ['startMqttBroker'],
 };
 const TRANSPORT_LIBRARIES = ['socket.io-client', 'socket.io', 'mqtt', 'aedes', 'peerjs', 'peer', 'nostr-tools', '@nostr-relay/core', 'rxdb', '@roamhq/wrtc', 'node-datachannel'];
 const allowed: Record<string, string[]> = {
@@ -37,6 +39,8 @@ const allowed: Record<string, string[]> = {
   './nostr/relay': ['ws', 'nostr-tools', '@nostr-relay/core'],
   './peerjs': ['rxjs', 'simple-peer', 'peerjs'],
   './peerjs/server': ['peer'],
+  './mqtt': ['rxjs', 'simple-peer', 'mqtt'],
+  './mqtt/broker': ['aedes', 'ws'],
 };
 
 /** Bare packages reachable through static imports from `file`. */

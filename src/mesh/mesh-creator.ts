@@ -1,7 +1,8 @@
 import type { P2PConnectionHandlerOptions } from '../types.js';
 import { checkTransports, createMeshNetwork, type WebRTCMeshHandler } from './mesh.js';
 import type { MeshNetwork } from './network.js';
-import { invalidOption, type WebRTCMeshOptions } from './options.js';
+import { systemClock } from './timers.js';
+import { invalidOption, resolveMeshOptions, type WebRTCMeshOptions } from './options.js';
 import type { SignalingTransport } from './signaling.js';
 
 /** Where a mesh creator keeps what `getConnectionHandlerMulti` needs to merge it with others. */
@@ -28,6 +29,8 @@ export type MeshHandlerCreator = ((options: P2PConnectionHandlerOptions) => Prom
  * a later call starts a new one.
  */
 export function createMeshHandlerCreator(parts: MeshCreatorParts): MeshHandlerCreator {
+  // Validated now, so a wrong option fails where the creator is made, not at the first topic.
+  resolveMeshOptions(parts.options, parts.options.clock ?? systemClock);
   let current: Promise<MeshNetwork> | undefined;
   const network = async (): Promise<MeshNetwork> => {
     const seen = current;

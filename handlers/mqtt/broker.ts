@@ -1,0 +1,108 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Aedes } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { toP2PError, P2PErrorCode } from '../../src/errors.js';
+import { invalidOption } from '../../src/mesh/options.js';
+
+export interface MqttBrokerOptions {
+  /** TCP port for `mqtt://`. Default: 0 (an ephemeral port). */
+  port?: number;
+  /** Port for MQTT over WebSocket (`ws://`). Default: 0 (an ephemeral port). */
+  wsPort?: number;
+  /** Interface both listeners bind to; exposing the broker is a choice. Default: '127.0.0.1'. */
+  host?: string;
+}
+
+export interface MqttBroker {
+  /** `mqtt://host:port` */
+  readonly url: string;
+  /** `ws://host:wsPort` */
+  readonly wsUrl: string;
+  /** Disconnects every client and closes both listeners. Idempotent. */
+  close(): Promise<void>;
+}
+
+function assertPort(value: unknown, name: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw invalidOption(`\`${name}\` must be an integer port between 0 and 65535`);
+  }
+}
+
+function listen(server: NetServer | HttpServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+function closeServer(server: NetServer | HttpServer): Promise<void> {
+  return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+}
+
+const urlHost = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+
+/**
+ * An embedded MQTT 3.1.1 broker (aedes, in memory: retained messages and wills live as long
+ * as the process) on TCP and WebSocket, for the demo, self-hosting and tests.
+ */
+export async function startMqttBroker(options: MqttBrokerOptions = {}): Promise<MqttBroker> {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object');
+  const { port = 0, wsPort = 0, host = '127.0.0.1' } = options;
+  assertPort(port, 'port');
+  assertPort(wsPort, 'wsPort');
+  if (typeof host !== 'string' || host.length === 0) throw invalidOption('`host` must be a non-empty string');
+
+  const aedes = await Aedes.createBroker();
+  // Client streams, so close() can end connections aedes has not registered yet (mid-CONNECT).
+  const connections = new Set<Socket | Duplex>();
+  const track = (connection: Socket | Duplex): void => {
+    connections.add(connection);
+    connection.once('close', () => connections.delete(connection));
+    // A client that resets its socket must not become an unhandled 'error' event.
+    connection.on('error', () => {});
+  };
+  const tcp = createNetServer((socket) => {
+    // MQTT is small request/acknowledge packets: without this, Nagle's algorithm holds an
+    // acknowledgement behind the client's delayed ACK (~40 ms per round trip). ws does it too.
+    socket.setNoDelay(true);
+    track(socket);
+    aedes.handle(socket);
+  });
+  const http = createHttpServer((_request, response) => response.writeHead(426).end('MQTT over WebSocket only\n'));
+  const wss = new WebSocketServer({ server: http });
+  // ws re-emits the HTTP server's errors; a listen failure is already thrown by listen().
+  wss.on('error', () => {});
+  wss.on('connection', (socket) => {
+    const stream = createWebSocketStream(socket);
+    track(stream);
+    aedes.handle(stream);
+  });
+  // aedes reports a client's broken connection here; it is the client's problem, not ours.
+  aedes.on('clientError', () => {});
+  aedes.on('connectionError', () => {});
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      for (const connection of connections) connection.destroy();
+      for (const client of wss.clients) client.terminate();
+      http.closeAllConnections();
+      await Promise.all([closeServer(tcp), new Promise<void>((resolve) => wss.close(() => resolve())), closeServer(http)]);
+    })());
+
+  try {
+    const tcpPort = await listen(tcp, port, host);
+    const webPort = await listen(http, wsPort, host);
+    return { url: `mqtt://${urlHost(host)}:${tcpPort}`, wsUrl: `ws://${urlHost(host)}:${webPort}`, close };
+  } catch (error) {
+    await close();
+    throw toP2PError(error, P2PErrorCode.SIGNALING, `cannot listen on ${host}`);
+  }
+}
