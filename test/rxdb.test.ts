@@ -16,6 +16,8 @@ import { getConnectionHandlerNostr, getPeerPublicKey } from '../handlers/nostr/c
 import { startNostrRelay } from '../handlers/nostr/relay.js';
 import { getConnectionHandlerPeerJS } from '../handlers/peerjs/client.js';
 import { startPeerServer } from '../handlers/peerjs/server.js';
+import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
+import { startMqttBroker } from '../handlers/mqtt/broker.js';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import type { P2PConnectionHandlerCreator } from '../src/types.js';
 
@@ -269,6 +271,13 @@ const transports: Array<{ name: string; start(): Promise<{ creator(): P2PConnect
     start: async () => {
       const relay = await startNostrRelay();
       return { creator: () => getConnectionHandlerNostr({ relays: [relay.url], config: { iceServers: [] } }), close: () => relay.close() };
+    },
+  },
+  {
+    name: 'MQTT (embedded broker)',
+    start: async () => {
+      const broker = await startMqttBroker();
+      return { creator: () => getConnectionHandlerMqtt({ url: broker.url, config: { iceServers: [] } }), close: () => broker.close() };
     },
   },
   {
