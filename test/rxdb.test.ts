@@ -94,51 +94,6 @@ async function socketIoCreator(extra: Record<string, unknown> = {}): Promise<P2P
   return getConnectionHandlerSocketIo({ url: server.url, config: { iceServers: [] }, ...extra });
 }
 
-test('inserts, updates and deletes replicate both ways (socket.io, real WebRTC)', async () => {
-  const [a, b] = [await database(), await database()];
-  await replicate(a.collections.todos, await socketIoCreator());
-  await replicate(b.collections.todos, await socketIoCreator());
-  await a.collections.todos.insert({ id: 'a1', title: 'from a' });
-  await b.collections.todos.insert({ id: 'b1', title: 'from b' });
-  await until(a.collections.todos, 'a has both', (docs) => titles(docs) === 'a1=from a,b1=from b');
-  await until(b.collections.todos, 'b has both', (docs) => titles(docs) === 'a1=from a,b1=from b');
-  await (await b.collections.todos.findOne('a1').exec())!.patch({ title: 'edited on b' });
-  await (await a.collections.todos.findOne('b1').exec())!.remove();
-  await until(a.collections.todos, 'a sees the edit and the delete', (docs) => titles(docs) === 'a1=edited on b');
-  await until(b.collections.todos, 'b sees the edit and the delete', (docs) => titles(docs) === 'a1=edited on b');
-});
-
-test('a third peer that joins late catches up, and one that leaves and comes back resumes', async () => {
-  const [a, b, c] = [await database(), await database(), await database()];
-  await replicate(a.collections.todos, await socketIoCreator());
-  const bPool = await replicate(b.collections.todos, await socketIoCreator());
-  await a.collections.todos.bulkInsert(Array.from({ length: 50 }, (_, i) => ({ id: `early${i}`, title: `early ${i}` })));
-  await until(b.collections.todos, 'b has the early documents', (docs) => docs.length === 50);
-  await replicate(c.collections.todos, await socketIoCreator());
-  await until(c.collections.todos, 'the late peer caught up', (docs) => docs.length === 50);
-  await bPool.cancel();
-  await a.collections.todos.insert({ id: 'while-away', title: 'written while b was away' });
-  await until(c.collections.todos, 'c got the write made while b was away', (docs) => docs.length === 51);
-  await replicate(b.collections.todos, await socketIoCreator());
-  await until(b.collections.todos, 'b resumed and caught up', (docs) => docs.some((doc) => doc.id === 'while-away'));
-});
-
-test('documents of 1 MiB and a batch of 10,000 documents arrive', async () => {
-  const [a, b] = [await database(), await database()];
-  await replicate(a.collections.todos, await socketIoCreator());
-  await replicate(b.collections.todos, await socketIoCreator());
-  const big = 'x'.repeat(1024 * 1024);
-  await a.collections.todos.insert({ id: 'big', title: big });
-  await a.collections.todos.bulkInsert(Array.from({ length: 10_000 }, (_, i) => ({ id: `doc${i}`, title: `document ${i}` })));
-  await firstValueFrom(
-    b.collections.todos.count().$.pipe(
-      filter((count) => count === 10_001),
-      timeout({ first: 120_000, with: () => { throw new Error('10,001 documents did not arrive within 120 s'); } }),
-    ),
-  );
-  assert.is((await b.collections.todos.findOne('big').exec())!.title, big);
-});
-
 test('a custom conflict handler decides when both changed one document apart, and all end equal', async () => {
   let resolved = 0;
   const conflictHandler = {
@@ -264,13 +219,24 @@ test('RxDB’s own getConnectionHandlerSimplePeer replicates through our server 
   await until(a.collections.todos, 'a got b’s document', (docs) => docs.length === 2);
 });
 
-/** Other transports, each with its own embedded server: the same replication must work. */
-const transports: Array<{ name: string; start(): Promise<{ creator(): P2PConnectionHandlerCreator; close(): Promise<void> }> }> = [
+/** Every handler, each with its own embedded server: the same replication must work on all. */
+interface Service {
+  creator(): P2PConnectionHandlerCreator;
+  close(): Promise<void>;
+}
+const transports: Array<{ name: string; start(): Promise<Service> }> = [
   {
-    name: 'Nostr (embedded relay)',
+    name: 'socket.io',
     start: async () => {
-      const relay = await startNostrRelay();
-      return { creator: () => getConnectionHandlerNostr({ relays: [relay.url], config: { iceServers: [] } }), close: () => relay.close() };
+      const signaling = await startSocketIoSignalingServer();
+      return { creator: () => getConnectionHandlerSocketIo({ url: signaling.url, config: { iceServers: [] } }), close: () => signaling.close() };
+    },
+  },
+  {
+    name: 'memory',
+    start: async () => {
+      const network = createMemoryNetwork();
+      return { creator: () => getConnectionHandlerMemory({ network }), close: async () => {} };
     },
   },
   {
@@ -278,6 +244,13 @@ const transports: Array<{ name: string; start(): Promise<{ creator(): P2PConnect
     start: async () => {
       const broker = await startMqttBroker();
       return { creator: () => getConnectionHandlerMqtt({ url: broker.url, config: { iceServers: [] } }), close: () => broker.close() };
+    },
+  },
+  {
+    name: 'Nostr (embedded relay)',
+    start: async () => {
+      const relay = await startNostrRelay();
+      return { creator: () => getConnectionHandlerNostr({ relays: [relay.url], config: { iceServers: [] } }), close: () => relay.close() };
     },
   },
   {
@@ -289,10 +262,10 @@ const transports: Array<{ name: string; start(): Promise<{ creator(): P2PConnect
   },
 ];
 
-for (const transport of transports) {
-  test(`inserts, updates and deletes replicate both ways over ${transport.name}`, async () => {
-    const service = await transport.start();
-    try {
+const scenarios: Array<{ name: string; run(service: Service): Promise<void> }> = [
+  {
+    name: 'inserts, updates and deletes replicate both ways',
+    async run(service) {
       const [a, b] = [await database(), await database()];
       await replicate(a.collections.todos, service.creator());
       await replicate(b.collections.todos, service.creator());
@@ -303,12 +276,58 @@ for (const transport of transports) {
       await (await b.collections.todos.findOne('a1').exec())!.patch({ title: 'edited on b' });
       await (await a.collections.todos.findOne('b1').exec())!.remove();
       await until(a.collections.todos, 'a sees the edit and the delete', (docs) => titles(docs) === 'a1=edited on b');
-      await until(b.collections.todos, 'b sees the delete', (docs) => titles(docs) === 'a1=edited on b');
-    } finally {
-      await Promise.allSettled(pools.splice(0).map((pool) => pool.cancel()));
-      await service.close();
-    }
-  });
+      await until(b.collections.todos, 'b sees the edit and the delete', (docs) => titles(docs) === 'a1=edited on b');
+    },
+  },
+  {
+    name: 'a third peer that joins late catches up, and one that leaves and comes back resumes',
+    async run(service) {
+      const [a, b, c] = [await database(), await database(), await database()];
+      await replicate(a.collections.todos, service.creator());
+      const bPool = await replicate(b.collections.todos, service.creator());
+      await a.collections.todos.bulkInsert(Array.from({ length: 50 }, (_, i) => ({ id: `early${i}`, title: `early ${i}` })));
+      await until(b.collections.todos, 'b has the early documents', (docs) => docs.length === 50);
+      await replicate(c.collections.todos, service.creator());
+      await until(c.collections.todos, 'the late peer caught up', (docs) => docs.length === 50);
+      await bPool.cancel();
+      await a.collections.todos.insert({ id: 'while-away', title: 'written while b was away' });
+      await until(c.collections.todos, 'c got the write made while b was away', (docs) => docs.length === 51);
+      await replicate(b.collections.todos, service.creator());
+      await until(b.collections.todos, 'b resumed and caught up', (docs) => docs.some((doc) => doc.id === 'while-away'));
+    },
+  },
+  {
+    name: 'documents of 1 MiB and a batch of 10,000 documents arrive',
+    async run(service) {
+      const [a, b] = [await database(), await database()];
+      await replicate(a.collections.todos, service.creator());
+      await replicate(b.collections.todos, service.creator());
+      const big = 'x'.repeat(1024 * 1024);
+      await a.collections.todos.insert({ id: 'big', title: big });
+      await a.collections.todos.bulkInsert(Array.from({ length: 10_000 }, (_, i) => ({ id: `doc${i}`, title: `document ${i}` })));
+      await firstValueFrom(
+        b.collections.todos.count().$.pipe(
+          filter((count) => count === 10_001),
+          timeout({ first: 120_000, with: () => { throw new Error('10,001 documents did not arrive within 120 s'); } }),
+        ),
+      );
+      assert.is((await b.collections.todos.findOne('big').exec())!.title, big);
+    },
+  },
+];
+
+for (const transport of transports) {
+  for (const scenario of scenarios) {
+    test(`${scenario.name} (${transport.name})`, async () => {
+      const service = await transport.start();
+      try {
+        await scenario.run(service);
+      } finally {
+        await Promise.allSettled(pools.splice(0).map((pool) => pool.cancel()));
+        await service.close();
+      }
+    });
+  }
 }
 
 test('isPeerValid allow-lists Nostr public keys', async () => {
@@ -334,15 +353,6 @@ test('isPeerValid allow-lists Nostr public keys', async () => {
     await Promise.allSettled(pools.splice(0).map((pool) => pool.cancel()));
     await relay.close();
   }
-});
-
-test('replicates through the in-memory handler', async () => {
-  const network = createMemoryNetwork();
-  const [a, b] = [await database(), await database()];
-  await replicate(a.collections.todos, getConnectionHandlerMemory({ network }));
-  await replicate(b.collections.todos, getConnectionHandlerMemory({ network }));
-  await a.collections.todos.insert({ id: 'm1', title: 'in memory' });
-  await until(b.collections.todos, 'b got the document', (docs) => titles(docs) === 'm1=in memory');
 });
 
 test('replicateP2P is always live and checks its options', async () => {
