@@ -74,9 +74,12 @@ test('each pair gets one link and one identity, whichever server found the peer'
   const [one, two] = servers as [SocketIoSignalingServer, SocketIoSignalingServer];
   const hub = await open(getConnectionHandlerMulti([on(one), on(two)]), 'identity-topic');
   const hubSawBoth = firstValueFrom(hub.connect$.pipe(take(2), toArray(), timeout(20_000)));
+  // Each waiter is armed right after its handler exists: connect$ is hot.
   const onlyOne = await open(on(one), 'identity-topic');
+  const oneSees = next(onlyOne.connect$, 'peer on server one connect$');
   const onlyTwo = await open(on(two), 'identity-topic');
-  const [seenByOne, seenByTwo] = await Promise.all([next(onlyOne.connect$, 'peer on server one connect$'), next(onlyTwo.connect$, 'peer on server two connect$')]);
+  const twoSees = next(onlyTwo.connect$, 'peer on server two connect$');
+  const [seenByOne, seenByTwo] = await Promise.all([oneSees, twoSees]);
   assert.is(seenByOne.id, hub.peerId);
   assert.is(seenByTwo.id, hub.peerId);
   const hubConnects = (await hubSawBoth).map((peer) => peer.id);
