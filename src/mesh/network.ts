@@ -58,7 +58,7 @@ export class MeshNetwork implements PeerLinkEvents {
     this.topics.set(topic, handle);
     for (const link of this.openLinks()) {
       void link.send([encodeJoin(channel, topic)]).catch(() => {});
-      for (const [remoteChannel, remoteTopic] of link.remoteChannels) if (remoteTopic === topic) this.onRemoteJoin(link, remoteChannel, topic);
+      if ([...link.remoteChannels.values()].includes(topic)) this.onRemoteJoin(link, topic);
     }
     await handle.start();
     return handle.handler;
@@ -223,7 +223,7 @@ export class MeshNetwork implements PeerLinkEvents {
     if (link.topicPeers.size === 0 && !this.reach.has(link.remoteId)) link.close();
   }
 
-  private onRemoteJoin(link: PeerLink, channel: number, topic: string): void {
+  private onRemoteJoin(link: PeerLink, topic: string): void {
     const handle = this.topics.get(topic);
     if (!handle || link.topicPeers.has(topic)) return;
     const peer = createPeer(link.remoteId, this.peerDetails?.(link.remoteId));
@@ -267,7 +267,7 @@ export class MeshNetwork implements PeerLinkEvents {
       }
       if (previous !== undefined && previous !== frame.topic) this.dropTopicPeer(link, previous);
       link.remoteChannels.set(frame.channel, frame.topic);
-      return this.onRemoteJoin(link, frame.channel, frame.topic);
+      return this.onRemoteJoin(link, frame.topic);
     }
     const topic = link.remoteChannels.get(frame.channel);
     if (topic === undefined) {
