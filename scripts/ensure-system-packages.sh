@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the tests run as real external processes: mosquitto (an MQTT broker).
+# Debian packages the tests run as real external processes: mosquitto (an MQTT broker),
+# redis-server (the socket.io scale-out tests) and chromium (the Playwright e2e tests, which
+# use Debian's build instead of downloading a browser).
 # Installed only when missing, and only where apt-get can be used (root on Debian).
 set -euo pipefail
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing ${missing[*]} with apt-get" >&2
