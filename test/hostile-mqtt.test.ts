@@ -1,0 +1,144 @@
+/**
+ * Hostile input against the embedded aedes broker (`startMqttBroker`), on its TCP and its
+ * WebSocket listener: a seeded corpus of raw MQTT packets (garbage, broken CONNECTs, packets
+ * out of order, oversize and absurd lengths, subscribe and publish floods, half-open sockets).
+ * The broker must stay up, well-behaved peers in another room must pair through it during and
+ * after, and the process's heap must come back near its baseline.
+ */
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { WebSocket } from 'ws';
+import { startMqttBroker, type MqttBroker } from '../handlers/mqtt/broker.js';
+import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
+import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
+import { DEFAULT_SEED, corpusSize, countKinds, exchange, mib, mqttCorpus, settledMemory, watchEscapes, wellBehavedPair, type Session } from './helpers/hostile-frames.js';
+import { FAST } from './fixtures/mqtt-world.js';
+
+/** Heap growth allowed once every hostile connection is gone (the corpus itself is ~30 MiB of traffic). */
+const HEAP_BOUND_BYTES = 12 * 1024 * 1024;
+const MIN_MESSAGES = 10_000;
+const PARALLEL = 16;
+
+const handlers: WebRTCMeshHandler[] = [];
+const held: Array<{ destroy(): void }> = [];
+
+async function open(broker: MqttBroker, room: string): Promise<WebRTCMeshHandler> {
+  const handler = await getConnectionHandlerMqtt({ ...FAST, url: broker.url })({ topic: room });
+  handlers.push(handler);
+  return handler;
+}
+
+/** Sends one session over TCP or WebSocket; a half-open one is kept silent in `held`. */
+async function play(broker: MqttBroker, session: Session<Buffer>, overWebSocket: boolean): Promise<void> {
+  const { messages, halfOpen } = session;
+  const last = messages.length - 1;
+  const chunks = messages.map((message, i) => (halfOpen && i === last ? message.subarray(0, Math.max(1, message.length >> 1)) : message));
+  if (overWebSocket) {
+    const socket = new WebSocket(broker.wsUrl, 'mqtt');
+    socket.on('error', () => {});
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const opened = await new Promise<boolean>((resolve) => {
+      socket.once('open', () => resolve(true));
+      socket.once('close', () => resolve(false));
+    });
+    if (!opened) return;
+    for (const chunk of chunks) if (socket.readyState === WebSocket.OPEN) socket.send(chunk);
+    if (halfOpen) return void held.push({ destroy: () => socket.terminate() });
+    await finish(closed, () => socket.close(), () => socket.terminate());
+    return;
+  }
+  const socket: Socket = tcpConnect(Number(new URL(broker.url).port), '127.0.0.1');
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  for (const chunk of chunks) socket.write(chunk);
+  if (halfOpen) return void held.push(socket);
+  await finish(closed, () => socket.end(), () => socket.destroy());
+}
+
+/** Ends politely and waits for the close; a peer that ignores the end is cut after 5 s. */
+async function finish(closed: Promise<void>, end: () => void, cut: () => void): Promise<void> {
+  end();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+  clearTimeout(timer);
+  cut();
+  await closed;
+}
+
+/** Plain sockets that never finish a handshake: TCP that never sends CONNECT, half an HTTP upgrade. */
+function neverFinished(broker: MqttBroker, count: number): void {
+  const wsPort = Number(new URL(broker.wsUrl).port);
+  for (let i = 0; i < count; i++) {
+    const socket = tcpConnect(i % 2 ? wsPort : Number(new URL(broker.url).port), '127.0.0.1');
+    socket.on('error', () => {});
+    if (i % 2) socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Up`);
+    held.push(socket);
+  }
+}
+
+test('a seeded corpus of hostile MQTT packets: no crash, other rooms pair during and after, heap back near baseline', async () => {
+  const escapes = watchEscapes();
+  const broker = await startMqttBroker();
+  try {
+    const sessions = mqttCorpus(DEFAULT_SEED, MIN_MESSAGES);
+    const total = corpusSize(sessions);
+    assert.ok(total >= MIN_MESSAGES, `corpus of ${total} messages`);
+
+    // Warm-up (loads WebRTC and the handler code), then the baseline with nothing open.
+    const warm = await wellBehavedPair((room) => open(broker, room), 'warm-up-room', 'warm-up pair');
+    await Promise.all([warm.a.close(), warm.b.close()]);
+    const baseline = settledMemory();
+
+    const before = await wellBehavedPair((room) => open(broker, room), 'calm-room-before', 'pair made before the corpus');
+    const started = Date.now();
+    let during: Promise<unknown> | undefined;
+    let index = 0;
+    const worker = async () => {
+      while (index < sessions.length) {
+        const i = index++;
+        if (i === sessions.length >> 1) during = wellBehavedPair((room) => open(broker, room), 'calm-room-during', 'pair made during the corpus');
+        await play(broker, sessions[i]!, i % 3 === 0);
+      }
+    };
+    neverFinished(broker, 40);
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    await during;
+    const corpusMs = Date.now() - started;
+    assert.ok(held.length > 40, 'half-open sockets are still held');
+
+    // While the half-open sockets still hang: the old pair talks, a new pair meets.
+    await wellBehavedPair((room) => open(broker, room), 'calm-room-after', 'pair made after the corpus');
+    await exchange(before.a, before.onA, before.b, 'the pair made before the corpus, after it');
+
+    for (const socket of held.splice(0)) socket.destroy();
+    await Promise.all(handlers.splice(0).map((handler) => handler.close()));
+    const after = await settle(baseline.heapUsed);
+    const growth = after.heapUsed - baseline.heapUsed;
+    console.log(
+      `hostile MQTT: seed ${DEFAULT_SEED}, ${total} messages in ${sessions.length} sessions (${JSON.stringify(countKinds(sessions))}), ` +
+        `${corpusMs} ms; heap ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} (growth ${mib(growth)}, bound ${mib(HEAP_BOUND_BYTES)}), ` +
+        `arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(after.arrayBuffers)}`,
+    );
+    assert.ok(growth < HEAP_BOUND_BYTES, `heap grew by ${mib(growth)}`);
+    assert.equal(escapes.escaped, [], 'an error escaped as an unhandled rejection or exception');
+  } finally {
+    escapes.stop();
+    for (const socket of held.splice(0)) socket.destroy();
+    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
+    await broker.close();
+  }
+});
+
+/** Samples the settled heap until it is within the bound (cleanup is asynchronous) or 15 s passed. */
+async function settle(baseline: number): Promise<{ heapUsed: number; arrayBuffers: number }> {
+  const deadline = Date.now() + 15_000;
+  let sample = settledMemory();
+  while (sample.heapUsed - baseline >= HEAP_BOUND_BYTES && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    sample = settledMemory();
+  }
+  return sample;
+}
+
+test.run();
