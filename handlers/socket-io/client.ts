@@ -14,8 +14,13 @@ import {
 } from './protocol.js';
 
 export interface SocketIoHandlerOptions extends WebRTCMeshOptions {
-  /** The signaling server, e.g. `ws://localhost:8080` (ours or the seed's example). Required. */
-  url: string;
+  /**
+   * The signaling server, e.g. `ws://localhost:8080` (ours or the seed's example). Required.
+   * An array names several processes of one logical service (e.g. our server with the `redis`
+   * option): the first is dialled first, and each connect error or lost connection moves the
+   * next attempt to the following URL, round-robin, with the same peer id and `peerToken`.
+   */
+  url: string | readonly string[];
   /**
    * Extra socket.io-client options, merged over ours. Default: `{ transports: ['websocket'],
    * reconnection: false, forceNew: true }` — the mesh core owns reconnects, with backoff.
@@ -53,7 +58,7 @@ class SocketIoSignaling implements SignalingTransport {
         connect_error: (error: Error & { data?: { code?: unknown } }) => {
           const refused = error.data?.code === P2PErrorCode.UNAUTHORIZED;
           const code = refused ? P2PErrorCode.UNAUTHORIZED : P2PErrorCode.SIGNALING;
-          reject(new P2PError(code, `cannot reach ${this.options.url}: ${error.message}`, { cause: error }));
+          reject(new P2PError(code, `cannot reach ${shared.url}: ${error.message}`, { cause: error }));
         },
         connect: () => {
           const token = this.options.peerToken;
@@ -84,7 +89,7 @@ class SocketIoSignaling implements SignalingTransport {
           );
         },
         disconnect: (reason: string) => {
-          const error = new P2PError(P2PErrorCode.SIGNALING, `disconnected from ${this.options.url} (${reason})`);
+          const error = new P2PError(P2PErrorCode.SIGNALING, `disconnected from ${shared.url} (${reason})`);
           reject(error);
           events.lost(error);
         },
@@ -120,15 +125,16 @@ class SocketIoSignaling implements SignalingTransport {
 export function getConnectionHandlerSocketIo(options: SocketIoHandlerOptions): MeshHandlerCreator {
   if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object with a `url`');
   const { url, peerToken } = options;
-  if (typeof url !== 'string' || !/^(wss?|https?):\/\//.test(url)) {
-    throw invalidOption('`url` must be a ws://, wss://, http:// or https:// URL');
+  const urls: readonly unknown[] = Array.isArray(url) ? url : [url];
+  if (urls.length === 0 || !urls.every((each) => typeof each === 'string' && /^(wss?|https?):\/\//.test(each))) {
+    throw invalidOption('`url` must be a ws://, wss://, http:// or https:// URL, or a non-empty array of them');
   }
   if (peerToken !== undefined && (typeof peerToken !== 'string' || peerToken.length === 0)) {
     throw invalidOption('`peerToken` must be a non-empty string');
   }
   const { url: _url, socketOptions, peerToken: _peerToken, ...meshOptions } = options;
   // One connection per creator, i.e. per peer: every collection's room shares its socket.
-  const connection = new SocketIoConnection(url, socketOptions);
+  const connection = new SocketIoConnection([...(urls as string[])], socketOptions);
   return createMeshHandlerCreator({
     options: meshOptions,
     signaling: () => new SocketIoSignaling(options, connection),

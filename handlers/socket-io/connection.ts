@@ -6,6 +6,8 @@ export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 /** One socket and the rooms using it. */
 export interface SharedSocket {
   readonly socket: ClientSocket;
+  /** The server URL this socket dials. */
+  readonly url: string;
   users: number;
   /** Set once the socket closed or failed: never handed out again. */
   dead: boolean;
@@ -33,9 +35,12 @@ export class SocketIoConnection {
   private readonly signalHandlers = new Map<string, (message: SignalMessage) => void>();
   /** What the server verified about each sender (its `authenticate` hook's answer). */
   private readonly identities = new Map<string, unknown>();
+  /** Index in `urls` of the server the next socket dials. */
+  private next = 0;
 
+  /** `urls`: one logical service; a socket that fails or drops moves the next one to the following URL. */
   constructor(
-    private readonly url: string,
+    private readonly urls: readonly string[],
     private readonly socketOptions: Partial<ManagerOptions & SocketOptions> | undefined,
   ) {}
 
@@ -80,7 +85,8 @@ export class SocketIoConnection {
   }
 
   private open(): SharedSocket {
-    const socket: ClientSocket = io(this.url, {
+    const url = this.urls[this.next % this.urls.length]!;
+    const socket: ClientSocket = io(url, {
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
@@ -88,8 +94,10 @@ export class SocketIoConnection {
     });
     let settle: (aware: boolean) => void = () => {};
     const roomAware = new Promise<boolean>((resolve) => (settle = resolve));
-    const shared: SharedSocket = { socket, users: 1, dead: false, roomAware, learnRoomAwareness: (aware) => settle(aware) };
+    const shared: SharedSocket = { socket, url, users: 1, dead: false, roomAware, learnRoomAwareness: (aware) => settle(aware) };
     const die = () => {
+      // Fail over once per socket: the mesh core's re-join (with backoff) then dials the next URL.
+      if (!shared.dead && this.urls[this.next % this.urls.length] === url) this.next = (this.next + 1) % this.urls.length;
       shared.dead = true;
       settle(false);
     };

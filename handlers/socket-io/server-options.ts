@@ -53,10 +53,19 @@ export interface SocketIoSignalingServerOptions {
    * never closes it. Default: none, a server is created and closed with us.
    */
   httpServer?: HttpServer | HttpsServer;
+  /**
+   * `redis://host:port` (or `rediss://`) of a Redis server shared by several server processes:
+   * socket.io's Redis adapter makes them act as one (rooms, peer ids, signals and leaves span
+   * all of them), so clients may connect to any. The `rxdbUrl` endpoint stays per process.
+   * Needs the optional packages `redis` and `@socket.io/redis-adapter`, loaded only when set.
+   * Default: undefined, a single process keeps everything in memory.
+   */
+  redis?: string;
 }
 
 export interface ResolvedOptions
-  extends Required<Omit<SocketIoSignalingServerOptions, 'authenticate' | 'corsOrigin' | 'httpServer' | 'rxdbPath'>> {
+  extends Required<Omit<SocketIoSignalingServerOptions, 'authenticate' | 'corsOrigin' | 'httpServer' | 'rxdbPath' | 'redis'>> {
+  redis: string | undefined;
   rxdbPath: string | false;
   authenticate: SocketIoSignalingServerOptions['authenticate'];
   corsOrigin: CorsOrigin | undefined;
@@ -65,7 +74,7 @@ export interface ResolvedOptions
 
 const KNOWN = new Set([
   'port', 'host', 'path', 'rxdbPath', 'authenticate', 'maxRoomsPerSocket', 'maxPeersPerRoom', 'maxPayloadBytes',
-  'messagesPerSecond', 'messageBurst', 'maxDroppedMessages', 'corsOrigin', 'httpServer',
+  'messagesPerSecond', 'messageBurst', 'maxDroppedMessages', 'corsOrigin', 'httpServer', 'redis',
 ]);
 
 function invalid(name: string, expected: string, value: unknown): P2PError {
@@ -103,6 +112,7 @@ export function resolveOptions(options: SocketIoSignalingServerOptions = {}): Re
     maxDroppedMessages = 100,
     corsOrigin,
     httpServer,
+    redis,
   } = options;
 
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid('port', 'an integer in 0..65535', port);
@@ -119,6 +129,9 @@ export function resolveOptions(options: SocketIoSignalingServerOptions = {}): Re
   }
   if (corsOrigin !== undefined && !isCorsOrigin(corsOrigin)) {
     throw invalid('corsOrigin', 'a boolean, string, RegExp or an array of strings and RegExps', corsOrigin);
+  }
+  if (redis !== undefined && (typeof redis !== 'string' || !/^rediss?:\/\/[^/\s]/.test(redis))) {
+    throw invalid('redis', 'a redis:// or rediss:// URL', redis);
   }
   const server = httpServer as { listen?: unknown; on?: unknown } | undefined;
   if (server !== undefined && (typeof server?.listen !== 'function' || typeof server.on !== 'function')) {
@@ -138,5 +151,6 @@ export function resolveOptions(options: SocketIoSignalingServerOptions = {}): Re
     maxDroppedMessages: positiveInteger('maxDroppedMessages', maxDroppedMessages),
     corsOrigin,
     httpServer,
+    redis,
   };
 }

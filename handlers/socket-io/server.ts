@@ -3,24 +3,26 @@
  * learn each other's ids and relay WebRTC signals. Everything an instance knows lives in the
  * instance (no module state), so tests and apps can run several side by side.
  *
- * The room registry is in memory: a socket.io adapter (Redis…) on `io` would spread `joined`
- * broadcasts, not the registry, so run one instance per set of rooms.
+ * One process keeps its rooms in memory (server-local.ts); with the `redis` option several
+ * processes share them through socket.io's Redis adapter (server-cluster.ts).
  */
-import { Server, type ExtendedError, type Socket } from 'socket.io';
+import { Server, type ExtendedError } from 'socket.io';
 import { P2PError, P2PErrorCode } from '../../src/errors.js';
 import {
   SignalingEvent,
   parseJoin,
   parseLeave,
   parseSignal,
-  type ServerToClientEvents,
   type SignalingAck,
   type SignalingErrorMessage,
 } from './protocol.js';
 import { hostHttp } from './server-http.js';
 import { MessageRateLimiter } from './server-limits.js';
 import { resolveOptions, type SocketIoSignalingServerOptions } from './server-options.js';
-import { RoomRegistry } from './server-rooms.js';
+import { clusterDirectory } from './server-cluster.js';
+import { failure, type ClientSocket, type Outcome } from './server-common.js';
+import { localDirectory } from './server-local.js';
+import { attachRedis, type RedisLink } from './server-redis.js';
 import { attachRxdbSignaling } from './server-rxdb.js';
 
 export type { CorsOrigin, Handshake, SocketIoSignalingServerOptions } from './server-options.js';
@@ -49,14 +51,12 @@ export interface SocketIoSignalingServer {
   close(): Promise<void>;
 }
 
-type ClientSocket = Socket<Record<string, (...args: unknown[]) => void>, ServerToClientEvents>;
 type Ack = (result: SignalingAck) => void;
-/** What a handler returns: nothing on success, the error to report otherwise. */
-type Outcome = SignalingErrorMessage | undefined;
+type Handler = (socket: ClientSocket, payload: unknown) => Outcome | Promise<Outcome>;
 
 const CLIENT_EVENTS = new Set<unknown>([SignalingEvent.JOIN, SignalingEvent.SIGNAL, SignalingEvent.LEAVE]);
-
-const roomKey = (room: string) => `p2p:${room}`; // socket ids never contain ':', so no clash
+/** Messages one socket may have waiting behind an unfinished Redis join; more are refused. */
+const MAX_QUEUED_MESSAGES = 64;
 
 export async function startSocketIoSignalingServer(
   options?: SocketIoSignalingServerOptions,
@@ -75,10 +75,15 @@ export async function startSocketIoSignalingServer(
     destroyUpgrade: config.rxdbPath === false,
     ...(config.corsOrigin === undefined ? {} : { cors: { origin: config.corsOrigin } }),
   });
-  const registry = new RoomRegistry<ClientSocket>(config);
+  let redis: RedisLink | undefined;
+  try {
+    redis = config.redis === undefined ? undefined : await attachRedis(io, config.redis);
+  } catch (error) {
+    await http.close(io);
+    throw error;
+  }
+  const directory = redis ? clusterDirectory(io, config, redis) : localDirectory(io, config);
   let closing: Promise<void> | undefined;
-  // Set synchronously when close() starts: the disconnects it causes must not broadcast.
-  let shuttingDown = false;
 
   if (authenticate) {
     io.use((socket, next) => {
@@ -95,76 +100,38 @@ export async function startSocketIoSignalingServer(
     });
   }
 
-  const broadcastJoined = (room: string, peerIds = registry.peerIds(room)) => {
-    if (!shuttingDown && peerIds.length > 0) io.to(roomKey(room)).emit(SignalingEvent.JOINED, peerIds, room);
+  const handlers: Record<string, Handler> = {
+    join(socket, payload) {
+      const parsed = parseJoin(payload);
+      if (!parsed.ok) return failure(P2PErrorCode.PROTOCOL, SignalingEvent.JOIN, parsed.message);
+      return directory.join(socket, parsed.value);
+    },
+    signal(socket, payload) {
+      const parsed = parseSignal(payload);
+      const event = SignalingEvent.SIGNAL;
+      if (!parsed.ok) return failure(P2PErrorCode.PROTOCOL, event, parsed.message);
+      const { room, to } = parsed.value;
+      const size = jsonSize(parsed.value);
+      if (size === undefined) return failure(P2PErrorCode.PROTOCOL, event, '"signal" is not JSON-serializable', { room });
+      if (size > maxPayloadBytes) {
+        const text = `signal message is ${size} bytes, more than the ${maxPayloadBytes} allowed`;
+        return failure(P2PErrorCode.PAYLOAD_TOO_LARGE, event, text, { room, peerId: to });
+      }
+      return directory.signal(socket, parsed.value);
+    },
+    leave(socket, payload) {
+      const parsed = parseLeave(payload);
+      if (!parsed.ok) return failure(P2PErrorCode.PROTOCOL, SignalingEvent.LEAVE, parsed.message);
+      return directory.leave(socket, parsed.value.room);
+    },
   };
-
-  function onJoin(socket: ClientSocket, payload: unknown): Outcome {
-    const parsed = parseJoin(payload);
-    if (!parsed.ok) return failure(P2PErrorCode.PROTOCOL, SignalingEvent.JOIN, parsed.message);
-    const { room, peerId, token } = parsed.value;
-    const result = registry.join(socket, room, peerId, token);
-    if (!result.ok) return failure(result.code, SignalingEvent.JOIN, result.message, { room, peerId });
-    if (result.kind === 'rejoined') {
-      socket.emit(SignalingEvent.JOINED, registry.peerIds(room), room);
-      return undefined;
-    }
-    if (result.kind === 'takeover') {
-      const { displaced } = result;
-      void displaced.leave(roomKey(room));
-      const message = `peer id "${peerId}" in room "${room}" was taken over by a newer connection with its token`;
-      displaced.emit(SignalingEvent.ERROR, failure(P2PErrorCode.ID_TAKEN, SignalingEvent.JOIN, message, { room, peerId }));
-      // The others see the stale holder leave before the new one joins, so clients that diff
-      // the lists tear down the dead link instead of keeping it under the same id.
-      broadcastJoined(room, registry.peerIds(room).filter((id) => id !== peerId));
-    }
-    // Synchronous with the in-memory adapter, so the broadcast below reaches the joiner too.
-    void socket.join(roomKey(room));
-    broadcastJoined(room);
-    return undefined;
-  }
-
-  function onSignal(socket: ClientSocket, payload: unknown): Outcome {
-    const parsed = parseSignal(payload);
-    const event = SignalingEvent.SIGNAL;
-    if (!parsed.ok) return failure(P2PErrorCode.PROTOCOL, event, parsed.message);
-    const message = parsed.value;
-    const { from, to, room } = message;
-    const size = jsonSize(message);
-    if (size === undefined) return failure(P2PErrorCode.PROTOCOL, event, '"signal" is not JSON-serializable', { room });
-    if (size > maxPayloadBytes) {
-      const text = `signal message is ${size} bytes, more than the ${maxPayloadBytes} allowed`;
-      return failure(P2PErrorCode.PAYLOAD_TOO_LARGE, event, text, { room, peerId: to });
-    }
-    const own = registry.peerIdOf(socket, room);
-    if (own === undefined) return failure(P2PErrorCode.PROTOCOL, event, `not a member of room "${room}"`, { room });
-    if (own !== from) {
-      return failure(P2PErrorCode.PROTOCOL, event, `"from" must be your own id "${own}" in room "${room}"`, { room });
-    }
-    const target = registry.holder(room, to);
-    if (!target) {
-      return failure(P2PErrorCode.PEER_NOT_CONNECTED, event, `peer "${to}" is not in room "${room}"`, { room, peerId: to });
-    }
-    const identity: unknown = socket.data.identity;
-    target.emit(event, identity === undefined ? message : { ...message, identity });
-    return undefined;
-  }
-
-  function onLeave(socket: ClientSocket, payload: unknown): Outcome {
-    const parsed = parseLeave(payload);
-    if (!parsed.ok) return failure(P2PErrorCode.PROTOCOL, SignalingEvent.LEAVE, parsed.message);
-    const { room } = parsed.value;
-    // Leaving a room one is not in is a no-op: a displaced or racing client may well do it.
-    if (registry.leave(socket, room) === undefined) return undefined;
-    void socket.leave(roomKey(room));
-    broadcastJoined(room);
-    return undefined;
-  }
-
-  const handlers = { join: onJoin, signal: onSignal, leave: onLeave } as const;
 
   io.on('connection', (socket: ClientSocket) => {
     const limiter = new MessageRateLimiter(config);
+    // A Redis directory answers joins asynchronously: later messages of the socket wait for
+    // it, so a signal is never checked against a membership that is still being decided.
+    let queue: Promise<void> | undefined;
+    let queued = 0;
     socket.use((packet, next) => {
       const [event] = packet;
       const ack = ackOf(packet);
@@ -180,24 +147,45 @@ export async function startSocketIoSignalingServer(
         reply(socket, ack, failure(P2PErrorCode.PROTOCOL, undefined, 'unknown event; expected join, signal or leave'));
         return;
       }
+      if (queued >= MAX_QUEUED_MESSAGES) {
+        reply(socket, ack, failure(P2PErrorCode.LIMIT_EXCEEDED, event as SignalingEvent, 'too many messages waiting; dropped'));
+        return;
+      }
       next();
     });
     for (const [event, handler] of Object.entries(handlers)) {
       socket.on(event, (...args: unknown[]) => {
         const ack = ackOf(args);
-        let outcome: Outcome;
-        try {
-          outcome = handler(socket, args[0]);
-        } catch {
-          // A bug here must cost one message, never the process.
-          outcome = failure(P2PErrorCode.SIGNALING, event as SignalingEvent, 'internal server error');
+        const run = (): Outcome | Promise<Outcome> => {
+          try {
+            return handler(socket, args[0]);
+          } catch {
+            return internalError(event);
+          }
+        };
+        const done = (outcome: Outcome) => reply(socket, ack, outcome);
+        if (!queue) {
+          const outcome = run();
+          if (!(outcome instanceof Promise)) return done(outcome);
+          queue = Promise.resolve();
+          return enqueue(() => outcome);
         }
-        reply(socket, ack, outcome);
+        enqueue(run);
+        function enqueue(work: () => Outcome | Promise<Outcome>): void {
+          queued += 1;
+          const mine: Promise<void> = queue!
+            .then(work)
+            // A bug here must cost one message, never the process.
+            .then(done, () => done(internalError(event)))
+            .finally(() => {
+              queued -= 1;
+              if (queue === mine) queue = undefined;
+            });
+          queue = mine;
+        }
       });
     }
-    socket.on('disconnect', () => {
-      for (const room of registry.leaveAll(socket)) broadcastJoined(room);
-    });
+    socket.on('disconnect', () => directory.disconnected(socket));
   });
 
   const rxdb = config.rxdbPath === false ? undefined : attachRxdbSignaling(http.server, config);
@@ -205,17 +193,20 @@ export async function startSocketIoSignalingServer(
   try {
     origin = await http.start(config.port, config.host);
   } catch (error) {
+    await directory.stop();
     await rxdb?.close();
     await http.close(io);
+    await redis?.close();
     throw error;
   }
 
   async function shutdown(): Promise<void> {
-    shuttingDown = true;
+    await directory.stop();
     await rxdb?.close();
     // An explicit disconnect tells clients "io server disconnect" instead of a bare transport close.
     io.local.disconnectSockets(true);
     await http.close(io);
+    await redis?.close();
   }
 
   return {
@@ -223,18 +214,13 @@ export async function startSocketIoSignalingServer(
     path,
     rxdbUrl: config.rxdbPath === false ? undefined : origin.url.replace(/^http/, 'ws') + config.rxdbPath,
     io,
-    stats: () => ({ sockets: io.of('/').sockets.size, rooms: registry.roomCount, peers: registry.peerCount }),
+    stats: () => ({ sockets: io.of('/').sockets.size, ...directory.stats() }),
     close: () => (closing ??= shutdown()),
   };
 }
 
-function failure(
-  code: P2PErrorCode,
-  event: SignalingEvent | undefined,
-  message: string,
-  about: { room?: string; peerId?: string } = {},
-): SignalingErrorMessage {
-  return { code, message, ...(event ? { event } : {}), ...about };
+function internalError(event: string): SignalingErrorMessage {
+  return failure(P2PErrorCode.SIGNALING, event as SignalingEvent, 'internal server error');
 }
 
 function reply(socket: ClientSocket, ack: Ack | undefined, error: Outcome): void {

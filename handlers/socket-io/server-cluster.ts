@@ -1,0 +1,229 @@
+/**
+ * The room directory of several server processes on one Redis (socket.io's Redis adapter).
+ * socket.io rooms are the shared truth: a socket is in `roomKey(room)` for each room it
+ * joined and in `peerKey(room, peerId)` for the id it holds there, and its claims ride in
+ * `socket.data`, which `fetchSockets()` reads on every process. So `io.to(peerKey)` reaches a
+ * peer on any process, and a dead process's sockets vanish from every answer with it.
+ *
+ * A claim is made before it is checked: two processes racing for one id both see each other
+ * and both refuse (never both accept). Rosters are recomputed after every change; a second,
+ * settling broadcast a moment later corrects a list that raced with a change elsewhere.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Server } from 'socket.io';
+import { P2PErrorCode } from '../../src/errors.js';
+import { SignalingEvent, type JoinMessage, type SignalMessage } from './protocol.js';
+import { failure, relayed, roomKey, type ClientSocket, type Outcome, type RoomDirectory } from './server-common.js';
+import type { ResolvedOptions } from './server-options.js';
+import type { RedisLink } from './server-redis.js';
+
+/** Delay of the settling re-broadcast after a change. */
+const SETTLE_MS = 300;
+/** How often a process checks whether another one vanished (its members then leave every list). */
+const PEER_PROCESS_CHECK_MS = 2_000;
+/** Server-side events between processes. */
+const ROSTER = 'p2p:roster';
+const DISPLACE = 'p2p:displace';
+
+interface Claim {
+  room: string;
+  peerId: string;
+  /** Join time, orders the list as one process's registry would. */
+  at: number;
+  /** sha256 of room, id and token: enough to compare a takeover token, useless to replay. */
+  hash?: string;
+}
+
+/** The `room.length` prefix keeps room and id apart whatever characters they hold. */
+const peerKey = (room: string, peerId: string) => `p2p-peer:${room.length}:${room}${peerId}`;
+const tokenHash = (room: string, peerId: string, token: string) =>
+  createHash('sha256').update(`${room}\0${peerId}\0${token}`).digest('hex');
+
+function claimsOf(data: unknown): Claim[] {
+  const holder = data as { claims?: Claim[] };
+  // An array, not an object keyed by room: a room named "__proto__" must stay a plain key.
+  if (!Array.isArray(holder.claims)) holder.claims = [];
+  return holder.claims;
+}
+
+function sameHash(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+export function clusterDirectory(io: Server, config: ResolvedOptions, redis: RedisLink): RoomDirectory {
+  /** Rooms with members on this process → their members on every process, as last computed. */
+  const rosters = new Map<string, Set<string>>();
+  /** Rooms with members on this process → how many. */
+  const localMembers = new Map<string, number>();
+  const settling = new Map<string, NodeJS.Timeout>();
+  let stopped = false;
+  let processes = 0;
+
+  const addLocal = (room: string) => localMembers.set(room, (localMembers.get(room) ?? 0) + 1);
+  const dropLocal = (room: string) => {
+    const left = (localMembers.get(room) ?? 1) - 1;
+    if (left > 0) return void localMembers.set(room, left);
+    localMembers.delete(room);
+    rosters.delete(room);
+  };
+  const remember = (room: string, ids: unknown) => {
+    if (localMembers.has(room) && Array.isArray(ids)) rosters.set(room, new Set(ids.filter((id) => typeof id === 'string')));
+  };
+
+  async function roster(room: string): Promise<string[]> {
+    const sockets = await io.in(roomKey(room)).fetchSockets();
+    const claims = sockets.flatMap((socket) => claimsOf(socket.data).filter((claim) => claim.room === room));
+    claims.sort((a, b) => a.at - b.at || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0));
+    return [...new Set(claims.map((claim) => claim.peerId))];
+  }
+
+  /** Sends every member the room's list (`without` one id: a takeover's intermediate list). Never throws. */
+  async function broadcast(room: string, without?: string): Promise<void> {
+    if (stopped) return;
+    let ids: string[];
+    try {
+      ids = await roster(room);
+    } catch {
+      return; // the cluster did not answer in time; the settling broadcast tries again
+    }
+    if (stopped) return;
+    if (without === undefined) {
+      remember(room, ids);
+      io.serverSideEmit(ROSTER, room, ids);
+    } else {
+      ids = ids.filter((id) => id !== without);
+    }
+    if (ids.length > 0) io.to(roomKey(room)).emit(SignalingEvent.JOINED, ids, room);
+  }
+
+  function settleLater(room: string): void {
+    if (stopped || settling.has(room)) return;
+    settling.set(room, setTimeout(() => {
+      settling.delete(room);
+      void broadcast(room);
+    }, SETTLE_MS));
+  }
+
+  /** Runs on the process holding `socketId`: its claim on `peerId` went to a newer socket. */
+  function displaceHere(socketId: unknown, room: unknown, peerId: unknown): void {
+    if (typeof socketId !== 'string' || typeof room !== 'string' || typeof peerId !== 'string') return;
+    const socket = io.of('/').sockets.get(socketId);
+    if (!socket) return;
+    const claims = claimsOf(socket.data);
+    const index = claims.findIndex((claim) => claim.room === room && claim.peerId === peerId);
+    if (index < 0) return;
+    claims.splice(index, 1);
+    dropLocal(room);
+    void socket.leave(roomKey(room));
+    void socket.leave(peerKey(room, peerId));
+    const message = `peer id "${peerId}" in room "${room}" was taken over by a newer connection with its token`;
+    socket.emit(SignalingEvent.ERROR, failure(P2PErrorCode.ID_TAKEN, SignalingEvent.JOIN, message, { room, peerId }));
+  }
+
+  io.on(ROSTER, (room: unknown, ids: unknown) => typeof room === 'string' && remember(room, ids));
+  io.on(DISPLACE, displaceHere);
+  // A process that died told nobody: when one vanishes, every room here gets a fresh list.
+  const watch = setInterval(() => {
+    redis.serverCount().then((count) => {
+      if (count < processes) for (const room of localMembers.keys()) void broadcast(room);
+      processes = count;
+    }, () => undefined);
+  }, PEER_PROCESS_CHECK_MS);
+
+  return {
+    async join(socket: ClientSocket, { room, peerId, token }: JoinMessage): Promise<Outcome> {
+      const event = SignalingEvent.JOIN;
+      const claims = claimsOf(socket.data);
+      const held = claims.find((claim) => claim.room === room);
+      if (held?.peerId === peerId) {
+        socket.emit(SignalingEvent.JOINED, [...(rosters.get(room) ?? [peerId])], room);
+        return undefined;
+      }
+      if (held) return failure(P2PErrorCode.PROTOCOL, event, `already in room "${room}" as "${held.peerId}"; leave it first`, { room, peerId });
+      if (claims.length >= config.maxRoomsPerSocket) {
+        return failure(P2PErrorCode.LIMIT_EXCEEDED, event, `at most ${config.maxRoomsPerSocket} rooms per socket`, { room, peerId });
+      }
+      const key = peerKey(room, peerId);
+      const hash = token === undefined ? undefined : tokenHash(room, peerId, token);
+      void socket.join(key); // claimed before checked, so a racing claim elsewhere sees this one
+      const refuse = (code: P2PErrorCode, message: string) => {
+        void socket.leave(key);
+        return failure(code, event, message, { room, peerId });
+      };
+      let holders: Array<{ id: string; data: unknown }>;
+      let members: Array<{ id: string }>;
+      try {
+        [holders, members] = await Promise.all([io.in(key).fetchSockets(), io.in(roomKey(room)).fetchSockets()]);
+      } catch {
+        return refuse(P2PErrorCode.SIGNALING, 'the server cluster did not answer in time; retry');
+      }
+      const others = holders.filter((holder) => holder.id !== socket.id);
+      const takeover = others.length > 0 && others.every((other) => sameHash(hash, claimsOf(other.data).find((c) => c.room === room)?.hash));
+      if (others.length > 0 && !takeover) return refuse(P2PErrorCode.ID_TAKEN, `peer id "${peerId}" is already taken in room "${room}"`);
+      const staying = members.filter((member) => member.id !== socket.id && !others.some((other) => other.id === member.id));
+      if (staying.length >= config.maxPeersPerRoom) return refuse(P2PErrorCode.LIMIT_EXCEEDED, `room "${room}" is full (${config.maxPeersPerRoom} peers)`);
+      for (const other of others) {
+        if (io.of('/').sockets.has(other.id)) displaceHere(other.id, room, peerId);
+        else io.serverSideEmit(DISPLACE, other.id, room, peerId);
+      }
+      // The others see the stale holder leave before the new one joins (clients diff the lists).
+      if (takeover) await broadcast(room, peerId);
+      if (!socket.connected) return refuse(P2PErrorCode.SIGNALING, 'disconnected while joining');
+      claims.push({ room, peerId, at: Date.now(), ...(hash === undefined ? {} : { hash }) });
+      addLocal(room);
+      void socket.join(roomKey(room));
+      await broadcast(room);
+      settleLater(room);
+      return undefined;
+    },
+
+    signal(socket: ClientSocket, message: SignalMessage): Outcome {
+      const { from, to, room } = message;
+      const event = SignalingEvent.SIGNAL;
+      const own = claimsOf(socket.data).find((claim) => claim.room === room)?.peerId;
+      if (own === undefined) return failure(P2PErrorCode.PROTOCOL, event, `not a member of room "${room}"`, { room });
+      if (own !== from) {
+        return failure(P2PErrorCode.PROTOCOL, event, `"from" must be your own id "${own}" in room "${room}"`, { room });
+      }
+      // The last list this process saw: a synchronous check, so signals keep their order.
+      if (!rosters.get(room)?.has(to)) {
+        return failure(P2PErrorCode.PEER_NOT_CONNECTED, event, `peer "${to}" is not in room "${room}"`, { room, peerId: to });
+      }
+      io.to(peerKey(room, to)).emit(event, relayed(socket, message));
+      return undefined;
+    },
+
+    async leave(socket: ClientSocket, room: string): Promise<Outcome> {
+      const claims = claimsOf(socket.data);
+      const index = claims.findIndex((claim) => claim.room === room);
+      // Leaving a room one is not in is a no-op: a displaced or racing client may well do it.
+      if (index < 0) return undefined;
+      const [claim] = claims.splice(index, 1);
+      dropLocal(room);
+      void socket.leave(roomKey(room));
+      void socket.leave(peerKey(room, claim!.peerId));
+      await broadcast(room);
+      settleLater(room);
+      return undefined;
+    },
+
+    disconnected(socket: ClientSocket): void {
+      // socket.io has already taken the socket out of its rooms, so the lists below omit it.
+      for (const { room } of claimsOf(socket.data).splice(0)) {
+        dropLocal(room);
+        void broadcast(room);
+        settleLater(room);
+      }
+    },
+
+    stats: () => ({ rooms: localMembers.size, peers: [...localMembers.values()].reduce((sum, count) => sum + count, 0) }),
+
+    stop: async () => {
+      stopped = true;
+      clearInterval(watch);
+      for (const timer of settling.values()) clearTimeout(timer);
+      settling.clear();
+    },
+  };
+}

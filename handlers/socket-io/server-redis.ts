@@ -1,0 +1,88 @@
+/**
+ * socket.io's Redis adapter on two node-redis clients (publisher and subscriber), loaded
+ * lazily so a single-process server never needs the `redis` packages.
+ */
+import type { Server } from 'socket.io';
+import { P2PError, P2PErrorCode } from '../../src/errors.js';
+
+/** Initial connection to Redis; a server that cannot reach it fails to start instead of hanging. */
+const CONNECT_TIMEOUT_MS = 5_000;
+/** Cap on the delay between reconnects once running: Redis restarts are ridden out, not fatal. */
+const MAX_RECONNECT_DELAY_MS = 2_000;
+/** A cluster request (fetchSockets, serverSideEmit with ack) gives up after this long. */
+export const CLUSTER_REQUEST_TIMEOUT_MS = 3_000;
+
+export interface RedisLink {
+  /** Other server processes on the same Redis, plus this one. */
+  serverCount(): Promise<number>;
+  /** Quits both clients. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface RedisClient {
+  connect(): Promise<unknown>;
+  duplicate(): RedisClient;
+  destroy(): void;
+  close?(): Promise<void>;
+  quit?(): Promise<unknown>;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  readonly isOpen: boolean;
+}
+
+export async function attachRedis(io: Server, url: string): Promise<RedisLink> {
+  let redisModule: typeof import('redis');
+  let adapterModule: typeof import('@socket.io/redis-adapter');
+  try {
+    [redisModule, adapterModule] = await Promise.all([import('redis'), import('@socket.io/redis-adapter')]);
+  } catch (cause) {
+    throw new P2PError(P2PErrorCode.INVALID_OPTION, 'option "redis" needs the packages "redis" and "@socket.io/redis-adapter"', { cause });
+  }
+  let connected = false;
+  const pub = redisModule.createClient({
+    url,
+    socket: {
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      // Before the first connection a failure is final (start() rejects); after it, retry.
+      reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS) : cause),
+    },
+  }) as unknown as RedisClient;
+  const sub = pub.duplicate();
+  // node-redis emits 'error' on every failed reconnect; without a listener that is a crash.
+  for (const client of [pub, sub]) client.on('error', () => undefined);
+  const close = async () => {
+    await Promise.allSettled([pub, sub].map((client) => quit(client)));
+  };
+  try {
+    await Promise.all([pub.connect(), sub.connect()]);
+  } catch (cause) {
+    await close();
+    throw new P2PError(P2PErrorCode.SIGNALING, `cannot connect to Redis at ${redactUrl(url)}`, { cause });
+  }
+  connected = true;
+  io.adapter(adapterModule.createAdapter(pub, sub, { requestsTimeout: CLUSTER_REQUEST_TIMEOUT_MS }));
+  let closing: Promise<void> | undefined;
+  return {
+    serverCount: () => (io.of('/').adapter as unknown as { serverCount(): Promise<number> }).serverCount(),
+    close: () => (closing ??= close()),
+  };
+}
+
+async function quit(client: RedisClient): Promise<void> {
+  if (!client.isOpen) return;
+  try {
+    await (client.close ? client.close() : client.quit!());
+  } catch {
+    client.destroy();
+  }
+}
+
+/** A Redis URL may carry a password: never put it in an error message. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the given URL';
+  }
+}
