@@ -1,0 +1,117 @@
+/**
+ * Churn with real RxDB databases (issue #9): 6 peers on our socket.io signaling server
+ * (in-process, `getConnectionHandlerSocketIo`, real WebRTC) leave and rejoin at random for
+ * CHURN_MS while each keeps writing its own documents and editing a few shared ones. "Leave"
+ * cancels the replication (which closes its handler) and keeps the database; "rejoin" is a new
+ * handler and replicateP2P on the same database. The schedule comes from a seeded PRNG
+ * (CHURN_SEED=n to replay or vary it); every loop ends by itself at the deadline. Then all
+ * peers are online, and all must end with identical contents: every document a peer wrote with
+ * its last value, each shared document at one value somebody wrote, nothing else.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
+import { startSocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import type { P2PConnectionHandlerCreator } from '../src/types.js';
+import { until } from './helpers/wait.js';
+import { RxWorld, Writer, converged, holdsAll, lastOwnValues, missing, seededRandom, type RxPeer } from './fixtures/rxdb-world.js';
+
+const world = new RxWorld();
+const PEERS = 6;
+const CHURN_MS = Number(process.env.CHURN_MS ?? 60_000);
+const SHARED = 4;
+const SEED = Number(process.env.CHURN_SEED ?? 20261126);
+const SETTLE_MS = Number(process.env.SETTLE_MS ?? 120_000);
+
+test.after.each(() => world.cleanup());
+
+const isShared = (id: string) => id.startsWith('shared-');
+
+/** A peer's life during the churn: online and offline spells of random length until the deadline. */
+async function churn(peer: RxPeer, creator: P2PConnectionHandlerCreator, topic: string, random: () => number, deadline: number, counts: { leaves: number; rejoins: number }): Promise<void> {
+  while (Date.now() < deadline) {
+    const online = peer.pool !== undefined;
+    // Online 1.5–8 s, offline 0.5–4 s: short enough to cut links mid-replication, long enough to sync.
+    const spell = online ? 1_500 + random() * 6_500 : 500 + random() * 3_500;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(spell, Math.max(0, deadline - Date.now()))));
+    if (Date.now() >= deadline) break;
+    if (online) {
+      await peer.leave();
+      counts.leaves++;
+    } else {
+      await peer.join(creator, topic);
+      counts.rejoins++;
+    }
+  }
+}
+
+/** Edits of the shared documents, at a random pace, until the deadline (a few per second). */
+async function editShared(peer: RxPeer, random: () => number, deadline: number): Promise<number> {
+  let edits = 0;
+  while (Date.now() < deadline) {
+    await peer.write(`shared-${Math.floor(random() * SHARED)}`, `${peer.name}@${edits++}`);
+    await new Promise((resolve) => setTimeout(resolve, 150 + random() * 350));
+  }
+  return edits;
+}
+
+test(`${PEERS} RxDB peers churn for ${CHURN_MS / 1000} s while writing; all converge with no lost write`, async () => {
+  const server = world.track(await startSocketIoSignalingServer());
+  const topic = 'rxdb-churn-topic';
+  const peers: RxPeer[] = [];
+  const creators: P2PConnectionHandlerCreator[] = [];
+  for (let index = 0; index < PEERS; index++) {
+    const peer = await world.peer(`p${index}`);
+    // One creator per app instance, kept across its leaves and rejoins, as an app would.
+    creators.push(getConnectionHandlerSocketIo({ url: server.url, config: { iceServers: [] } }));
+    await peer.join(creators[index]!, topic);
+    peers.push(peer);
+  }
+  const counts = { leaves: 0, rejoins: 0 };
+  const start = Date.now();
+  const deadline = start + CHURN_MS;
+  const writers = peers.map((peer, index) => {
+    const random = seededRandom(SEED * 31 + index);
+    return new Writer(peer, random, () => 80 + random() * 240);
+  });
+  const [lives, edits] = await Promise.all([
+    Promise.all(peers.map((peer, index) => churn(peer, creators[index]!, topic, seededRandom(SEED * 17 + index), deadline, counts))),
+    Promise.all(peers.map((peer, index) => editShared(peer, seededRandom(SEED * 13 + index), deadline))),
+  ]);
+  void lives;
+  await Promise.all(writers.map((writer) => writer.stop()));
+  const churnedMs = Date.now() - start;
+
+  // Everyone back online; then nothing may be missing anywhere.
+  const settleAt = Date.now();
+  for (const [index, peer] of peers.entries()) if (!peer.pool) await peer.join(creators[index]!, topic);
+  const expected = lastOwnValues(peers, (_peer, id) => !isShared(id));
+  const finalContents = await converged(
+    peers,
+    (contents) => holdsAll(contents, expected) && contents.size === expected.size + SHARED,
+    'all six peers holding every write, shared documents agreed',
+    SETTLE_MS,
+    (contents) => missing(contents, expected, peers),
+  );
+  const settledMs = Date.now() - settleAt;
+
+  for (let shared = 0; shared < SHARED; shared++) {
+    const id = `shared-${shared}`;
+    const value = finalContents.get(id);
+    const writtenBy = peers.filter((peer) => peer.written.get(id)?.includes(value!));
+    assert.is(writtenBy.length, 1, `${id} holds "${value}", a value one peer wrote`);
+  }
+  assert.ok(counts.leaves >= PEERS, `peers left ${counts.leaves} times`);
+  await until(() => peers.every((peer) => peer.pool!.connectedPeers.size === PEERS - 1), 'a full mesh at the end', 30_000);
+
+  const writes = writers.reduce((sum, writer) => sum + writer.count, 0);
+  const sharedEdits = edits.reduce((sum, count) => sum + count, 0);
+  const sessions = peers.reduce((sum, peer) => sum + peer.sessions.length, 0);
+  console.log(
+    `  seed ${SEED}: ${counts.leaves} leaves and ${counts.rejoins} rejoins in ${churnedMs} ms (${sessions} handler sessions), ` +
+      `${writes} own writes (${expected.size} documents) + ${sharedEdits} shared edits; converged ${settledMs} ms after the last rejoin; ` +
+      `signaling server: ${JSON.stringify(server.stats())}`,
+  );
+});
+
+test.run();
