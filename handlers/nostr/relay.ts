@@ -33,6 +33,14 @@ export interface NostrRelayServer {
 
 /** Largest WebSocket message accepted: a 64 KiB NIP-44 plaintext is ~90 KB of event JSON. */
 const MAX_MESSAGE_BYTES = 256 * 1024;
+/**
+ * Most JSON values (arrays, objects, strings, numbers…) in one message. The validator (zod)
+ * costs ~0.1 ms per tag: one 2,000-tag event held the event loop for ~0.2 s, so a single
+ * client could stall every room. Signaling events and REQs have a dozen or so.
+ */
+const MAX_JSON_VALUES = 512;
+/** Messages of one connection waiting their turn; a client that floods faster is cut off. */
+const MAX_QUEUED_MESSAGES = 256;
 
 const silentLogger: Logger = { setLogLevel() {}, debug() {}, info() {}, warn() {}, error() {} };
 
@@ -63,12 +71,16 @@ export async function startNostrRelay(options: NostrRelayServerOptions = {}): Pr
   const validator = new Validator();
 
   const handle = async (socket: WebSocket, data: RawData): Promise<void> => {
+    // The backlog of a connection that went away is dropped, not worked through.
+    if (socket.readyState !== socket.OPEN) return;
     try {
-      const message = await validator.validateIncomingMessage(data as Buffer);
+      const parsed: unknown = JSON.parse(String(data));
+      if (countsMoreThan(parsed, MAX_JSON_VALUES)) throw new Error(`invalid: more than ${MAX_JSON_VALUES} JSON values in one message`);
+      const message = await validator.validateIncomingMessage(parsed as Buffer);
       await relay.handleMessage(socket, message);
     } catch (error) {
       if (socket.readyState === socket.OPEN) {
-        const reason = error instanceof Error ? error.message : 'invalid message';
+        const reason = error instanceof SyntaxError ? 'invalid: not JSON' : error instanceof Error ? error.message : 'invalid message';
         socket.send(JSON.stringify(createOutgoingNoticeMessage(reason.slice(0, 300))));
       }
     }
@@ -88,8 +100,10 @@ export async function startNostrRelay(options: NostrRelayServerOptions = {}): Pr
     // One message at a time per connection: validation is async, and a REQ must be in
     // place before the EVENT sent right after it is broadcast (NIP-01 clients rely on order).
     let queue = Promise.resolve();
+    let queued = 0;
     socket.on('message', (data) => {
-      queue = queue.then(() => handle(socket, data));
+      if (++queued > MAX_QUEUED_MESSAGES) return void socket.close(1008, 'too many messages at once');
+      queue = queue.then(() => handle(socket, data)).finally(() => queued--);
     });
     socket.on('close', () => {
       queue = queue.then(() => {
@@ -117,6 +131,20 @@ export async function startNostrRelay(options: NostrRelayServerOptions = {}): Pr
     return closing;
   };
   return { url, close };
+}
+
+/** Walks `value` without recursion (a hostile message may nest 100,000 deep); true past `max` values. */
+function countsMoreThan(value: unknown, max: number): boolean {
+  const pending: unknown[] = [value];
+  let count = 0;
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (++count > max) return true;
+    const children = Array.isArray(item) ? item : typeof item === 'object' && item !== null ? Object.values(item) : [];
+    if (count + pending.length + children.length > max) return true;
+    for (const child of children) pending.push(child);
+  }
+  return false;
 }
 
 /**

@@ -4,6 +4,7 @@
  * so a failure found once is found again (`HOSTILE_SEED=… npm test -- hostile`).
  * A corpus is a list of sessions: one connection each, and the messages it sends in order.
  */
+import { connect as netConnect, type Socket } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import mqttPacket from 'mqtt-packet';
@@ -69,14 +70,27 @@ export interface Session<T> {
   halfOpen?: boolean;
 }
 
-export function corpusSize<T>(sessions: readonly Session<T>[]): number {
-  return sessions.reduce((sum, session) => sum + session.messages.length, 0);
-}
-
-export function countKinds<T>(sessions: readonly Session<T>[]): Record<string, number> {
-  const kinds: Record<string, number> = {};
-  for (const session of sessions) kinds[session.kind] = (kinds[session.kind] ?? 0) + session.messages.length;
-  return kinds;
+/**
+ * Hands a corpus out one session at a time to several workers, counting as it goes: sessions
+ * are made just before they are sent, so the corpus never sits in memory (and in a baseline).
+ */
+export class CorpusRun<T> {
+  messages = 0;
+  sessions = 0;
+  readonly kinds: Record<string, number> = {};
+  constructor(private readonly source: Iterator<Session<T>>) {}
+  take(): Session<T> | undefined {
+    const result = this.source.next();
+    if (result.done) return undefined;
+    const session = result.value;
+    this.sessions++;
+    this.messages += session.messages.length;
+    this.kinds[session.kind] = (this.kinds[session.kind] ?? 0) + session.messages.length;
+    return session;
+  }
+  describe(): string {
+    return `${this.messages} messages in ${this.sessions} sessions (${Object.entries(this.kinds).map(([kind, n]) => `${kind}: ${n}`).join(', ')})`;
+  }
 }
 
 // ---- MQTT 3.1.1: raw packets on TCP or WebSocket -------------------------------------------
@@ -121,12 +135,13 @@ function mqttAfterConnect(rng: Rng): Buffer {
 }
 
 /** Sessions of raw MQTT bytes: garbage, broken CONNECTs, floods, half-open handshakes. */
-export function mqttCorpus(seed: number, minMessages: number): Session<Buffer>[] {
+export function* mqttCorpus(seed: number, minMessages: number): Generator<Session<Buffer>> {
   const rng = new Rng(seed);
-  const sessions: Session<Buffer>[] = [];
-  while (corpusSize(sessions) < minMessages) {
+  let count = 0;
+  const emit = (session: Session<Buffer>) => ((count += session.messages.length), session);
+  while (count < minMessages) {
     const roll = rng.int(100);
-    if (roll < 15) sessions.push({ kind: 'random bytes', messages: [rng.bytes(1 + rng.int(256))] });
+    if (roll < 15) yield emit({ kind: 'random bytes', messages: [rng.bytes(1 + rng.int(256))] });
     else if (roll < 30) {
       const connect = connectPacket(rng);
       const broken = rng.pick<() => Buffer>([
@@ -139,27 +154,27 @@ export function mqttCorpus(seed: number, minMessages: number): Session<Buffer>[]
         () => Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x01]), // remaining length with five bytes
         () => mqttEncode({ cmd: 'publish', topic: 'before/connect', payload: 'x', qos: 0 }),
       ])();
-      sessions.push({ kind: 'broken connect', messages: [broken] });
+      yield emit({ kind: 'broken connect', messages: [broken] });
     } else if (roll < 40) {
       // Half-open: half a CONNECT (or a valid CONNECT then half a PUBLISH), then silence.
       const messages = rng.int(2) ? [connectPacket(rng)] : [];
       messages.push(mqttEncode({ cmd: rng.int(2) ? 'connect' : 'publish', protocolId: 'MQTT', protocolVersion: 4, clientId: 'half', topic: 'half/open', payload: rng.bytes(300) }));
-      sessions.push({ kind: 'half-open', messages, halfOpen: true });
+      yield emit({ kind: 'half-open', messages, halfOpen: true });
     } else if (roll < 55) {
       const subs = Array.from({ length: 30 + rng.int(70) }, (_, i) =>
         mqttEncode({ cmd: 'subscribe', messageId: i + 1, subscriptions: [{ topic: `flood/${rng.text(10)}/${i}`, qos: rng.int(2) }] }),
       );
-      sessions.push({ kind: 'subscribe flood', messages: [connectPacket(rng), ...subs] });
+      yield emit({ kind: 'subscribe flood', messages: [connectPacket(rng), ...subs] });
     } else if (roll < 70) {
       const topic = mqttTopic(rng).replace(/[#+]/g, 'x') || 'flood';
       const pubs = Array.from({ length: 50 + rng.int(100) }, () => mqttEncode({ cmd: 'publish', topic, payload: rng.bytes(rng.int(2_000)), qos: 0 }));
-      sessions.push({ kind: 'publish flood', messages: [connectPacket(rng), ...pubs] });
+      yield emit({ kind: 'publish flood', messages: [connectPacket(rng), ...pubs] });
     } else {
       const messages = [connectPacket(rng), ...Array.from({ length: 1 + rng.int(40) }, () => mqttAfterConnect(rng))];
-      sessions.push({ kind: 'hostile packets', messages });
+      yield emit({ kind: 'hostile packets', messages });
     }
   }
-  return sessions;
+  
 }
 
 // ---- Nostr NIP-01 messages (JSON text over WebSocket) ---------------------------------------
@@ -216,22 +231,23 @@ function nostrMessage(rng: Rng, signed: readonly object[]): string {
  * messages (above the relay's 256 KiB limit), and half-open sockets. `signed` are genuine
  * events (slow to make, so the caller makes a few) to replay, alter and spoof.
  */
-export function nostrCorpus(seed: number, minMessages: number, signed: readonly object[]): Session<string>[] {
+export function* nostrCorpus(seed: number, minMessages: number, signed: readonly object[]): Generator<Session<string>> {
   const rng = new Rng(seed);
-  const sessions: Session<string>[] = [];
-  while (corpusSize(sessions) < minMessages) {
+  let count = 0;
+  const emit = (session: Session<string>) => ((count += session.messages.length), session);
+  while (count < minMessages) {
     const roll = rng.int(100);
-    if (roll < 50) sessions.push({ kind: 'malformed', messages: Array.from({ length: 20 + rng.int(60) }, () => nostrMessage(rng, signed)) });
+    if (roll < 50) yield emit({ kind: 'malformed', messages: Array.from({ length: 20 + rng.int(60) }, () => nostrMessage(rng, signed)) });
     else if (roll < 65) {
       const reqs = Array.from({ length: 100 + rng.int(200) }, (_, i) => JSON.stringify(['REQ', `flood-${i}`, { kinds: [25_050], '#x': [rng.text(64, '0123456789abcdef')] }]));
-      sessions.push({ kind: 'subscribe flood', messages: reqs });
+      yield emit({ kind: 'subscribe flood', messages: reqs });
     } else if (roll < 80) {
       const events = Array.from({ length: 100 + rng.int(200) }, () => JSON.stringify(['EVENT', nostrEvent(rng, signed)]));
-      sessions.push({ kind: 'publish flood', messages: events });
-    } else if (roll < 88) sessions.push({ kind: 'oversize', messages: [JSON.stringify(['EVENT', { content: 'x'.repeat(300 * 1024 + rng.int(1024 * 1024)) }])] });
-    else sessions.push({ kind: 'half-open', messages: [nostrMessage(rng, signed), JSON.stringify(['REQ', 'half', {}])], halfOpen: true });
+      yield emit({ kind: 'publish flood', messages: events });
+    } else if (roll < 88) yield emit({ kind: 'oversize', messages: [JSON.stringify(['EVENT', { content: 'x'.repeat(300 * 1024 + rng.int(1024 * 1024)) }])] });
+    else yield emit({ kind: 'half-open', messages: [nostrMessage(rng, signed), JSON.stringify(['REQ', 'half', {}])], halfOpen: true });
   }
-  return sessions;
+  
 }
 
 // ---- PeerServer messages ({ type, payload, dst } JSON over WebSocket) ----------------------
@@ -255,20 +271,21 @@ function peerJsMessage(rng: Rng, knownIds: readonly string[]): string {
  * Sessions for PeerServer: each is one socket whose id comes from `idOf(session)`; junk,
  * spoofed and unroutable messages, signal floods, oversize messages, and half-open sockets.
  */
-export function peerJsCorpus(seed: number, minMessages: number, knownIds: readonly string[]): Session<string>[] {
+export function* peerJsCorpus(seed: number, minMessages: number, knownIds: readonly string[]): Generator<Session<string>> {
   const rng = new Rng(seed);
-  const sessions: Session<string>[] = [];
-  while (corpusSize(sessions) < minMessages) {
+  let count = 0;
+  const emit = (session: Session<string>) => ((count += session.messages.length), session);
+  while (count < minMessages) {
     const roll = rng.int(100);
-    if (roll < 50) sessions.push({ kind: 'malformed', messages: Array.from({ length: 20 + rng.int(60) }, () => peerJsMessage(rng, knownIds)) });
+    if (roll < 50) yield emit({ kind: 'malformed', messages: Array.from({ length: 20 + rng.int(60) }, () => peerJsMessage(rng, knownIds)) });
     else if (roll < 75) {
       const dst = rng.int(2) ? rng.pick(knownIds) : `ghost${rng.int(1_000)}`;
       const flood = Array.from({ length: 100 + rng.int(200) }, () => JSON.stringify({ type: 'CANDIDATE', dst, payload: { candidate: rng.text(200) } }));
-      sessions.push({ kind: 'signal flood', messages: flood });
-    } else if (roll < 82) sessions.push({ kind: 'oversize', messages: [JSON.stringify({ type: 'OFFER', dst: rng.pick(knownIds), payload: 'x'.repeat(1024 * 1024 + rng.int(1024 * 1024)) })] });
-    else sessions.push({ kind: 'half-open', messages: [peerJsMessage(rng, knownIds), JSON.stringify({ type: 'HEARTBEAT' })], halfOpen: true });
+      yield emit({ kind: 'signal flood', messages: flood });
+    } else if (roll < 82) yield emit({ kind: 'oversize', messages: [JSON.stringify({ type: 'OFFER', dst: rng.pick(knownIds), payload: 'x'.repeat(1024 * 1024 + rng.int(1024 * 1024)) })] });
+    else yield emit({ kind: 'half-open', messages: [peerJsMessage(rng, knownIds), JSON.stringify({ type: 'HEARTBEAT' })], halfOpen: true });
   }
-  return sessions;
+  
 }
 
 // ---- A malicious peer's data-channel frames --------------------------------------------------
@@ -367,4 +384,43 @@ export function watchEscapes(): { escaped: unknown[]; stop(): void } {
   process.on('unhandledRejection', record);
   process.on('uncaughtException', record);
   return { escaped, stop: () => { process.off('unhandledRejection', record); process.off('uncaughtException', record); } };
+}
+
+/** A masked client WebSocket text frame, as RFC 6455 asks of clients. */
+function clientFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const length = payload.length;
+  const header = length < 126 ? Buffer.from([0x81, 0x80 | length]) : length < 65_536 ? Buffer.from([0x81, 0x80 | 126, length >> 8, length & 0xff]) : Buffer.concat([Buffer.from([0x81, 0x80 | 127, 0, 0, 0, 0]), Buffer.from(u32(length))]);
+  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
+  return Buffer.concat([header, mask, masked]);
+}
+
+/**
+ * A raw TCP socket that upgrades to WebSocket at `url` (ws://host:port/path?query), sends
+ * `messages` as frames but only half of the last one, and then stays silent: a half-open
+ * client. Resolves with the socket (the caller destroys it) once the half frame is written;
+ * with `handshakeOnly`, it sends half an upgrade request instead and never finishes it.
+ */
+export async function halfOpenWebSocket(url: string, messages: readonly string[], handshakeOnly = false): Promise<Socket> {
+  const { hostname, port, pathname, search } = new URL(url);
+  const socket = netConnect(Number(port), hostname);
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => { socket.once('connect', () => resolve()); socket.once('close', () => resolve()); });
+  const request = `GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 7).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+  if (handshakeOnly) {
+    socket.write(request.slice(0, request.length >> 1));
+    return socket;
+  }
+  const upgraded = new Promise<boolean>((resolve) => {
+    socket.once('data', (data) => resolve(data.toString('latin1').startsWith('HTTP/1.1 101')));
+    socket.once('close', () => resolve(false));
+  });
+  socket.write(request);
+  if (!(await upgraded)) return socket;
+  messages.forEach((message, i) => {
+    const frame = clientFrame(message);
+    socket.write(i === messages.length - 1 ? frame.subarray(0, Math.max(2, frame.length >> 1)) : frame);
+  });
+  return socket;
 }

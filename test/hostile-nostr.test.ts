@@ -1,0 +1,135 @@
+/**
+ * Hostile input against our embedded Nostr relay (`startNostrRelay`): a seeded corpus of
+ * NIP-01 text (not JSON, wrong types, missing fields, forged and spoofed events, REQ and EVENT
+ * floods, oversize messages, deep nesting, half-open sockets and handshakes). The relay must
+ * stay up, well-behaved peers in another room must pair through it during and after, and the
+ * process's heap must come back near its baseline.
+ */
+import type { Socket } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
+import { WebSocket } from 'ws';
+import { getConnectionHandlerNostr } from '../handlers/nostr/client.js';
+import { DEFAULT_KIND } from '../handlers/nostr/protocol.js';
+import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay.js';
+import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
+import {
+  DEFAULT_SEED,
+  CorpusRun,
+  exchange,
+  halfOpenWebSocket,
+  mib,
+  nostrCorpus,
+  settledMemory,
+  watchEscapes,
+  wellBehavedPair,
+  type Session,
+} from './helpers/hostile-frames.js';
+
+/** Heap growth allowed once every hostile connection is gone. */
+const HEAP_BOUND_BYTES = 12 * 1024 * 1024;
+const MIN_MESSAGES = 10_000;
+const PARALLEL = 16;
+
+const handlers: WebRTCMeshHandler[] = [];
+const held: Socket[] = [];
+
+async function open(relay: NostrRelayServer, room: string): Promise<WebRTCMeshHandler> {
+  const handler = await getConnectionHandlerNostr({ relays: [relay.url], config: { iceServers: [] }, heartbeatIntervalMs: 500, peerTimeoutMs: 4_000 })({ topic: room });
+  handlers.push(handler);
+  return handler;
+}
+
+/** Sends one session; the relay's answers are read and dropped. A half-open one stays in `held`. */
+async function play(relay: NostrRelayServer, session: Session<string>): Promise<void> {
+  if (session.halfOpen) {
+    held.push(await halfOpenWebSocket(relay.url, session.messages));
+    return;
+  }
+  const socket = new WebSocket(relay.url);
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const opened = await new Promise<boolean>((resolve) => {
+    socket.once('open', () => resolve(true));
+    socket.once('close', () => resolve(false));
+  });
+  if (!opened) return;
+  for (const message of session.messages) if (socket.readyState === WebSocket.OPEN) socket.send(message);
+  // A CLOSE handshake the relay answers only after it worked through this socket's queue.
+  socket.close();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+  clearTimeout(timer);
+  socket.terminate();
+  await closed;
+}
+
+/** A promise awaited later: its rejection must not count as unhandled meanwhile. */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/** Samples the settled heap until it is within the bound (cleanup is asynchronous) or 15 s passed. */
+async function settle(baseline: number): Promise<{ heapUsed: number; arrayBuffers: number }> {
+  const deadline = Date.now() + 15_000;
+  let sample = settledMemory();
+  while (sample.heapUsed - baseline >= HEAP_BOUND_BYTES && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    sample = settledMemory();
+  }
+  return sample;
+}
+
+test('a seeded corpus of hostile NIP-01 messages: no crash, other rooms pair during and after, heap back near baseline', async () => {
+  const escapes = watchEscapes();
+  const relay = await startNostrRelay();
+  try {
+    const keys = Array.from({ length: 4 }, () => generateSecretKey());
+    const signed = keys.map((key, i) => finalizeEvent({ kind: DEFAULT_KIND, created_at: Math.floor(Date.now() / 1000), tags: [['x', 'ab'.repeat(32)]], content: `genuine ${i}` }, key));
+
+    const warm = await wellBehavedPair((room) => open(relay, room), 'warm-up-room', 'warm-up pair');
+    await Promise.all([warm.a.close(), warm.b.close()]);
+    const baseline = settledMemory();
+
+    const before = await wellBehavedPair((room) => open(relay, room), 'calm-room-before', 'pair made before the corpus');
+    const corpus = new CorpusRun(nostrCorpus(DEFAULT_SEED, MIN_MESSAGES, signed));
+    const started = Date.now();
+    let during: Promise<unknown> | undefined;
+    const worker = async () => {
+      for (let session = corpus.take(); session; session = corpus.take()) {
+        if (corpus.messages >= MIN_MESSAGES / 2) during ??= settledLater(wellBehavedPair((room) => open(relay, room), 'calm-room-during', 'pair made during the corpus'));
+        await play(relay, session);
+      }
+    };
+    // Sockets that never finish the WebSocket handshake.
+    for (let i = 0; i < 20; i++) held.push(await halfOpenWebSocket(relay.url, [], true));
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    await during;
+    const corpusMs = Date.now() - started;
+    assert.ok(corpus.messages >= MIN_MESSAGES, `corpus of ${corpus.messages} messages`);
+
+    await wellBehavedPair((room) => open(relay, room), 'calm-room-after', 'pair made after the corpus');
+    await exchange(before.a, before.onA, before.b, 'the pair made before the corpus, after it');
+
+    for (const socket of held.splice(0)) socket.destroy();
+    await Promise.all(handlers.splice(0).map((handler) => handler.close()));
+    const after = await settle(baseline.heapUsed);
+    const growth = after.heapUsed - baseline.heapUsed;
+    console.log(
+      `hostile Nostr: seed ${DEFAULT_SEED}, ${corpus.describe()}, ` +
+        `${corpusMs} ms; heap ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} (growth ${mib(growth)}, bound ${mib(HEAP_BOUND_BYTES)}), ` +
+        `arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(after.arrayBuffers)}`,
+    );
+    assert.ok(growth < HEAP_BOUND_BYTES, `heap grew by ${mib(growth)}`);
+    assert.equal(escapes.escaped, [], 'an error escaped as an unhandled rejection or exception');
+  } finally {
+    escapes.stop();
+    for (const socket of held.splice(0)) socket.destroy();
+    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
+    await relay.close();
+  }
+});
+
+test.run();
