@@ -8,6 +8,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { conformanceCommand } from './conformance/command.js';
+import { serveCommand } from './serve-command.js';
 
 export interface CliIO {
   out(text: string): void;
@@ -29,7 +30,7 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-const COMMANDS: readonly CliCommand[] = Object.freeze([conformanceCommand]);
+const COMMANDS: readonly CliCommand[] = Object.freeze([conformanceCommand, serveCommand]);
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

@@ -3,11 +3,12 @@
  * or crash cannot hide behind another's), streams its output, and ends with the plain line
  * `N passed, N failed` that CI reads. A file whose process does not exit on its own after
  * its tests finish has leaked a handle: that counts as a failure, never hidden with exit().
+ * Then the Playwright e2e tests (e2e/), whose counts join the same total.
  *
  *   node --import tsx test/run.ts [filter...]
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 15 * 60_000);
@@ -89,12 +90,52 @@ function runFile(file: string): Promise<FileResult> {
   });
 }
 
+/**
+ * The browser tests (e2e/, Playwright driving Debian's Chromium), counted like the rest.
+ * Their numbers come from Playwright's JSON report; a run that leaves none counts as a failure.
+ */
+function runE2e(grep: string | undefined): Promise<FileResult> {
+  const report = join(root, 'test-results/e2e/results.json');
+  rmSync(report, { force: true });
+  const name = 'e2e (Playwright, Chromium)';
+  process.stdout.write(`\n# ${name}\n`);
+  const cli = join(root, 'node_modules/@playwright/test/cli.js');
+  const args = [cli, 'test', '-c', 'e2e/playwright.config.ts', ...(grep ? ['--grep', grep] : [])];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'inherit', 'inherit'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), FILE_TIMEOUT_MS);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (!existsSync(report)) {
+        resolve({ file: name, passed: 0, failed: 1, problem: `no Playwright report (exit ${code ?? signal})` });
+        return;
+      }
+      const { stats } = JSON.parse(readFileSync(report, 'utf8')) as { stats: Record<string, number> };
+      const passed = stats.expected ?? 0;
+      const failed = (stats.unexpected ?? 0) + (stats.flaky ?? 0) + (stats.skipped ?? 0);
+      const result: FileResult = { file: name, passed, failed };
+      if (stats.skipped) result.problem = `${stats.skipped} skipped test(s): skipping is not allowed here`;
+      else if (code !== 0 && failed === 0) Object.assign(result, { failed: 1, problem: `exit ${code ?? signal} with no failing test` });
+      resolve(result);
+    });
+  });
+}
+
+// `npm test -- <text>` runs the test files whose path contains <text>; `e2e` selects the
+// browser tests and `e2e:<pattern>` only those whose title matches <pattern>.
 const filters = process.argv.slice(2);
-const files = findTests(join(root, 'test')).filter(
-  (file) => filters.length === 0 || filters.some((filter) => file.includes(filter)),
-);
+const e2eFilters = filters.filter((filter) => filter === 'e2e' || filter.startsWith('e2e:'));
+const fileFilters = filters.filter((filter) => !e2eFilters.includes(filter));
+const files =
+  filters.length > 0 && fileFilters.length === 0
+    ? []
+    : findTests(join(root, 'test')).filter((file) => fileFilters.length === 0 || fileFilters.some((filter) => file.includes(filter)));
 const results: FileResult[] = [];
 for (const file of files) results.push(await runFile(file));
+if (filters.length === 0 || e2eFilters.length > 0) {
+  const grep = e2eFilters.map((filter) => filter.slice('e2e:'.length)).filter(Boolean).join('|');
+  results.push(await runE2e(grep || undefined));
+}
 
 process.stdout.write('\n');
 for (const result of results) {
@@ -102,6 +143,6 @@ for (const result of results) {
   process.stdout.write(`${result.failed ? 'FAIL' : 'ok  '} ${result.file}: ${result.passed} passed, ${result.failed} failed${note}\n`);
 }
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
-const failed = results.reduce((sum, r) => sum + r.failed, 0) + (files.length === 0 ? 1 : 0);
+const failed = results.reduce((sum, r) => sum + r.failed, 0) + (results.length === 0 ? 1 : 0);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exitCode = failed > 0 ? 1 : 0;
