@@ -121,6 +121,13 @@ export function wsClientFrame(text: string): Buffer {
   return Buffer.concat([header, mask, payload.map((byte, i) => byte ^ mask[i % 4]!)]);
 }
 
+/** Messages per kind of abuse, for the figures a test prints. */
+export function countKinds<T>(sessions: readonly Session<T>[]): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  for (const session of sessions) kinds[session.kind] = (kinds[session.kind] ?? 0) + session.messages.length;
+  return kinds;
+}
+
 const EVENTS = ['join', 'signal', 'leave'] as const;
 
 /** The socket.io signaling corpus: sessions until at least `minMessages` messages. */
