@@ -12,9 +12,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
 import { startSocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import { isMasterInWebRTCReplication } from 'rxdb/plugins/replication-webrtc';
+import { lastWriteWinsConflictHandler } from '../src/rxdb.js';
 import type { P2PConnectionHandlerCreator } from '../src/types.js';
 import { until } from './helpers/wait.js';
-import { RxWorld, Writer, converged, holdsAll, lastOwnValues, missing, seededRandom, type RxPeer } from './fixtures/rxdb-world.js';
+import { RxWorld, Writer, converged, holds, holdsAll, lastOwnValues, missing, seededRandom, type RxPeer } from './fixtures/rxdb-world.js';
 
 const world = new RxWorld();
 const PEERS = 6;
@@ -112,6 +114,59 @@ test(`${PEERS} RxDB peers churn for ${CHURN_MS / 1000} s while writing; all conv
       `${writes} own writes (${expected.size} documents) + ${sharedEdits} shared edits; converged ${settledMs} ms after the last rejoin; ` +
       `signaling server: ${JSON.stringify(server.stats())}`,
   );
+});
+
+/**
+ * The churn above, reduced to its smallest losing case: the author's newer write meets an
+ * older copy that reached the other peer through a third one. The author is the fork of that
+ * pair (RxDB picks the master by hashing both storage tokens), so its push conflicts.
+ */
+async function staleRelay(conflictHandler: 'rxdb' | undefined): Promise<string> {
+  const server = world.track(await startSocketIoSignalingServer());
+  const creator = () => getConnectionHandlerSocketIo({ url: server.url, config: { iceServers: [] } });
+  const topic = `rxdb-stale-${conflictHandler ?? 'lww'}`;
+  const author = await world.peer('author', conflictHandler);
+  const relay = await world.peer('relay', conflictHandler);
+  const authorToken = await author.db.storageToken;
+  let other = await world.peer('other', conflictHandler);
+  // Bounded: each try is a coin flip.
+  for (let tries = 0; (await isMasterInWebRTCReplication(author.db.hashFunction, authorToken, await other.db.storageToken)) && tries < 40; tries++) {
+    other = await world.peer('other', conflictHandler);
+  }
+  assert.not.ok(await isMasterInWebRTCReplication(author.db.hashFunction, authorToken, await other.db.storageToken), 'the author is the fork');
+  await author.join(creator(), topic);
+  await relay.join(creator(), topic);
+  await author.write('doc', 'old');
+  await holds(relay, 'doc', 'old', 'the relay getting the old value');
+  await author.leave();
+  await other.join(creator(), topic);
+  await holds(other, 'doc', 'old', 'the other peer getting the old value from the relay');
+  await relay.leave();
+  await author.write('doc', 'new');
+  await author.join(creator(), topic);
+  const settled = await converged([author, other], (contents) => contents.has('doc'), 'author and other agreeing', 30_000);
+  return settled.get('doc')!;
+}
+
+test('an author’s newer write beats an older copy relayed by a third peer (lastWriteWinsConflictHandler)', async () => {
+  assert.is(await staleRelay(undefined), 'new');
+});
+
+test('with RxDB’s default conflict handler the relayed older copy wins (why the handler above exists)', async () => {
+  assert.is(await staleRelay('rxdb'), 'old');
+});
+
+test('lastWriteWinsConflictHandler: the larger stamp wins from either side, ties the same way on both, bad field refused', async () => {
+  const handler = lastWriteWinsConflictHandler<{ id: string; value: string; at: number }>('at');
+  const older = { id: 'x', value: 'a', at: 1, _deleted: false };
+  const newer = { id: 'x', value: 'b', at: 2, _deleted: false };
+  const tie = { id: 'x', value: 'c', at: 2, _deleted: false };
+  assert.is(await handler.resolve({ newDocumentState: older, realMasterState: newer }, 'test'), newer);
+  assert.is(await handler.resolve({ newDocumentState: newer, realMasterState: older }, 'test'), newer);
+  assert.equal(await handler.resolve({ newDocumentState: tie, realMasterState: newer }, 'test'), await handler.resolve({ newDocumentState: newer, realMasterState: tie }, 'test'));
+  assert.ok(handler.isEqual({ ...newer, _meta: { lwt: 1 } } as never, { _deleted: false, at: 2, value: 'b', id: 'x' }, 'test'), 'key order and bookkeeping do not matter');
+  assert.not.ok(handler.isEqual(newer, { ...newer, _deleted: true }, 'test'), 'a deletion is a change');
+  assert.is((() => { try { lastWriteWinsConflictHandler('' as never); } catch (error) { return (error as { code?: string }).code; } })(), 'ERR_INVALID_OPTION');
 });
 
 test.run();
