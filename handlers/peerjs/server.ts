@@ -34,6 +34,8 @@ export interface RunningPeerServer {
   readonly key: string;
   /** What `getConnectionHandlerPeerJS` needs to reach this server: `{ host, port, path, key, secure: false }`. */
   readonly clientOptions: { host: string; port: number; path: string; key: string; secure: false };
+  /** Heap in use and resident set of the server process, in bytes, after a full garbage collection (for monitoring and leak checks). Rejects once the process has exited. */
+  memoryUsage(): Promise<{ heapUsed: number; rss: number }>;
   /** Stops the server process and waits for it to exit. Idempotent. */
   close(): Promise<void>;
 }
@@ -43,10 +45,13 @@ export interface RunningPeerServer {
  * own process, which exits when its stdin closes (also when the parent dies). PeerServer
  * re-emits a client's malformed JSON (and a failed listen) as an 'error' event nobody listens
  * to, which would kill it: `report` keeps it up once listening, as the peerjs CLI does with
- * its uncaughtException hook, and ends it before, so a port in use is reported.
+ * its uncaughtException hook, and ends it before, so a port in use is reported. A line
+ * \`memory\` on its stdin is answered on stdout with its heap after a full collection.
  */
 const CHILD_SCRIPT = `
 const [modulePath, json] = process.argv.slice(1);
+require('v8').setFlagsFromString('--expose-gc');
+const gc = require('vm').runInNewContext('gc');
 let listening = false;
 const report = (error) => {
   process.stderr.write(String((error && error.stack) || error) + '\\n');
@@ -60,7 +65,18 @@ const app = PeerServer(JSON.parse(json), (server) => {
 });
 app.on('error', report);
 process.stdin.on('end', () => process.exit(0));
-process.stdin.resume();
+let input = '';
+process.stdin.on('data', (chunk) => {
+  input += chunk;
+  for (let end = input.indexOf('\\n'); end >= 0; end = input.indexOf('\\n')) {
+    const line = input.slice(0, end);
+    input = input.slice(end + 1);
+    if (line !== 'memory') continue;
+    gc();
+    const { heapUsed, rss } = process.memoryUsage();
+    process.stdout.write(JSON.stringify({ memory: { heapUsed, rss } }) + '\\n');
+  }
+});
 `;
 
 function positive(value: unknown, name: string): number {
@@ -125,6 +141,7 @@ export async function startPeerServer(options: StartPeerServerOptions = {}): Pro
     throw error;
   }
   const urlHost = host.includes(':') ? `[${host}]` : host;
+  const memoryUsage = memoryReader(child, exited);
   return {
     url: `http://${urlHost}:${actualPort}${mountPath}`,
     host,
@@ -132,8 +149,39 @@ export async function startPeerServer(options: StartPeerServerOptions = {}): Pro
     path: mountPath,
     key,
     clientOptions: { host, port: actualPort, path: mountPath, key, secure: false },
+    memoryUsage,
     close,
   };
+}
+
+type MemoryFigures = { heapUsed: number; rss: number };
+
+/** Asks the child for its memory figures; answers come back in order, one line each. */
+function memoryReader(child: ChildProcess, exited: Promise<void>): () => Promise<MemoryFigures> {
+  const waiting: Array<{ resolve(figures: MemoryFigures): void; reject(error: P2PError): void }> = [];
+  let buffered = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, end);
+      buffered = buffered.slice(end + 1);
+      let memory: MemoryFigures | undefined;
+      try {
+        memory = (JSON.parse(line) as { memory?: MemoryFigures }).memory;
+      } catch {
+        memory = undefined;
+      }
+      if (memory) waiting.shift()?.resolve(memory);
+    }
+  });
+  const gone = () => new P2PError(P2PErrorCode.SIGNALING, 'the PeerServer process has exited');
+  void exited.then(() => waiting.splice(0).forEach(({ reject }) => reject(gone())));
+  return () =>
+    new Promise<MemoryFigures>((resolve, reject) => {
+      if (child.exitCode !== null || child.signalCode !== null || !child.stdin?.writable) return reject(gone());
+      waiting.push({ resolve, reject });
+      child.stdin.write('memory\n');
+    });
 }
 
 /** The port the child reports once listening; fails with what it printed if it dies first. */
