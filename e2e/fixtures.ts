@@ -1,5 +1,5 @@
 /**
- * Shared e2e fixtures: the demo started exactly as `npm start` starts it (one process per
+ * Shared e2e fixtures: the demo started by `npm start`'s own script (one process per
  * worker, stopped with SIGINT, which must end it cleanly), browser pages on it, and Node peers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -126,7 +126,8 @@ export function todoTexts(page: Page): Promise<string[]> {
 export const test = base.extend<{}, { demo: Demo }>({
   demo: [
     async ({}, use) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo/main.ts', '--port', '0', '--json'], {
+      // What `npm start` runs (its script execs node, so SIGINT reaches the demo itself).
+      const child = spawn('bash', ['scripts/start.sh', '--port', '0', '--json'], {
         cwd: root,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

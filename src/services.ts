@@ -43,8 +43,7 @@ export async function startService(kind: ServiceKind, options: ServiceOptions = 
   switch (kind) {
     case 'socket.io': {
       const { startSocketIoSignalingServer } = await import('../handlers/socket-io/server.js');
-      // The `redis` option lands with the scale-out work; passed through untyped until then.
-      const server = await startSocketIoSignalingServer({ port, host, ...((redis === undefined ? {} : { redis }) as object) });
+      const server = await startSocketIoSignalingServer({ port, host, redis });
       const endpoints = [`socket.io signaling   ${server.url}  (getConnectionHandlerSocketIo)`];
       if (server.rxdbUrl) endpoints.push(`RxDB signaling (ws)   ${server.rxdbUrl}  (RxDB's getConnectionHandlerSimplePeer)`);
       return service(kind, server.url, endpoints, { url: server.url }, () => server.close());

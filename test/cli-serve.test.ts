@@ -12,6 +12,7 @@ import { getConnectionHandlerPeerJS } from '../handlers/peerjs/client.js';
 import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
 import type { P2PConnectionHandlerCreator } from '../src/types.js';
 import { CLI, ROOT, runCli } from './fixtures/run-cli.js';
+import { startRedis } from './fixtures/socket-io-redis-cluster.js';
 import { next } from './helpers/wait.js';
 
 interface Served {
@@ -82,6 +83,22 @@ test('serve socket.io: two peers connect through it, Ctrl-C stops it cleanly', a
   assert.match(served.stdout(), /RxDB signaling \(ws\)\s+ws:\/\//);
   await pairThrough(() => getConnectionHandlerSocketIo({ url, ...ice }));
   await stopWithCtrlC(served);
+});
+
+test('serve socket.io --redis: two server processes act as one room', async () => {
+  const redis = await startRedis();
+  const servers: Served[] = [];
+  try {
+    for (let i = 0; i < 2; i += 1) servers.push(await serve(['socket.io', '--port', '0', '--redis', redis.url]));
+    const urls = servers.map((served) => address(served.stdout(), 'http'));
+    let next = 0;
+    // Each creator call takes the next process: the pair can only meet through Redis.
+    await pairThrough(() => getConnectionHandlerSocketIo({ url: urls[next++ % urls.length]!, ...ice }));
+    for (const served of servers) await stopWithCtrlC(served);
+  } finally {
+    for (const served of servers) if (served.child.exitCode === null) served.child.kill('SIGKILL');
+    await redis.stop();
+  }
 });
 
 test('serve mqtt: TCP and WebSocket listeners, peers connect over either', async () => {
