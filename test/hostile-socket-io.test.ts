@@ -6,6 +6,7 @@
  * and must keep answering, a well-behaved WebRTC pair in another room must pair and talk
  * before, during and after, every answer must be a typed error (or ok), floods and oversize
  * frames must cost the attacker its socket, and the heap must come back near its baseline.
+ * Then the same against two servers sharing their rooms through Redis (redis-server child).
  */
 import { connect as netConnect, type Socket as NetSocket } from 'node:net';
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
@@ -18,6 +19,7 @@ import { P2PErrorCode } from '../src/errors.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { countKinds, socketIoCorpus, wsClientFrame, type SocketIoAttack, type SocketIoSession } from './helpers/hostile-corpus.js';
 import { DEFAULT_SEED, exchange, mib, settledMemory, watchEscapes, wellBehavedPair } from './helpers/hostile-frames.js';
+import { startRedis } from './fixtures/socket-io-redis-cluster.js';
 import { until } from './helpers/wait.js';
 
 /** Heap growth allowed once every hostile connection is gone. */
@@ -70,18 +72,21 @@ async function playClient(server: SocketIoSignalingServer, session: SocketIoSess
     socket.once('connect_error', () => resolve(false));
   });
   assert.ok(connected, `${session.kind}: the server refused a plain connection`);
+  // Floods go out at once; everything else waits for each answer, so a later message that
+  // costs the socket (an oversize frame) cannot swallow the answer to an earlier one.
+  const flood = session.kind.endsWith('-flood');
   const answers: Promise<void>[] = [];
   for (const attack of session.messages as Array<Extract<SocketIoAttack, { event: string }>>) {
     if (!socket.connected) break;
     tally.sent++;
-    answers.push(
-      socket
-        .timeout(ACK_MS)
-        .emitWithAck(attack.event, ...attack.args)
-        .then((reply) => record(tally, reply), () => {
-          if (socket.connected) tally.unanswered++;
-        }),
-    );
+    const answered = socket
+      .timeout(ACK_MS)
+      .emitWithAck(attack.event, ...attack.args)
+      .then((reply) => record(tally, reply), () => {
+        if (socket.connected) tally.unanswered++;
+      });
+    if (flood) answers.push(answered);
+    else await answered;
   }
   await Promise.all(answers);
   if (cutReason !== undefined) tally.cut[session.kind] = (tally.cut[session.kind] ?? 0) + 1;
@@ -143,12 +148,17 @@ async function playHalfOpen(server: SocketIoSignalingServer, session: SocketIoSe
   });
 }
 
-test('a seeded corpus of hostile socket.io input: no crash, other rooms pair during and after, typed errors, heap back near baseline', async () => {
+/**
+ * Plays the corpus against `servers` (one, or several processes of one service: attackers
+ * spread over them, and the two peers of each calm pair sit on different ones).
+ */
+async function hostileRun(name: string, servers: SocketIoSignalingServer[], minMessages: number): Promise<void> {
   const escapes = watchEscapes();
-  const server = await startSocketIoSignalingServer();
+  const server = servers[0]!;
   let ids = 0;
   const open = async (room: string) => {
-    const handler = await getConnectionHandlerSocketIo({ url: server.url, config: { iceServers: [] }, peerId: `${room}-${++ids}` })({ topic: room });
+    const url = servers[ids % servers.length]!.url;
+    const handler = await getConnectionHandlerSocketIo({ url, config: { iceServers: [] }, peerId: `${room}-${++ids}` })({ topic: room });
     handlers.push(handler);
     return handler;
   };
@@ -156,18 +166,18 @@ test('a seeded corpus of hostile socket.io input: no crash, other rooms pair dur
     // Warm-up (loads WebRTC, the client and the server's code paths), then the baseline.
     const warm = await wellBehavedPair(open, 'warm-up-room', 'warm-up pair');
     await Promise.all([warm.a.close(), warm.b.close()]);
-    await until(() => server.stats().sockets === 0, 'the warm-up sockets are gone');
+    await until(() => servers.every((each) => each.stats().sockets === 0), 'the warm-up sockets are gone');
     const baseline = settledMemory();
 
     const before = await wellBehavedPair(open, 'calm-room-before', 'pair made before the corpus');
     const known = [before.a, before.b].map((handler) => ({ room: 'calm-room-before', peerId: handler.peerId }));
     // Dropped before the heap is measured: the corpus itself is megabytes of strings.
-    let sessions: SocketIoSession[] | undefined = socketIoCorpus({ seed: DEFAULT_SEED, minMessages: MIN_MESSAGES, known, ...LIMITS });
+    let sessions: SocketIoSession[] | undefined = socketIoCorpus({ seed: DEFAULT_SEED, minMessages, known, ...LIMITS });
     const kinds = countKinds(sessions);
     const total = Object.values(kinds).reduce((sum, n) => sum + n, 0);
     const count = (kind: string) => sessions!.filter((session) => session.kind === kind).length;
     const [floods, oversize] = [count('signal-flood'), count('oversize')];
-    assert.ok(total >= MIN_MESSAGES, `corpus of ${total} messages`);
+    assert.ok(total >= minMessages, `corpus of ${total} messages`);
 
     const tally: Tally = { sent: 0, ok: 0, codes: {}, untyped: [], unanswered: 0, cut: {} };
     const started = Date.now();
@@ -179,7 +189,7 @@ test('a seeded corpus of hostile socket.io input: no crash, other rooms pair dur
         if (i === sessions!.length >> 1) during = wellBehavedPair(open, 'calm-room-during', 'pair made during the corpus');
         const session = sessions![i]!;
         const play = session.via === 'client' ? playClient : session.via === 'engine' ? playEngine : playHalfOpen;
-        await play(server, session, tally);
+        await play(servers[i % servers.length]!, session, tally);
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
@@ -189,7 +199,7 @@ test('a seeded corpus of hostile socket.io input: no crash, other rooms pair dur
     sessions = undefined;
 
     // While the half-open sockets still hang: the server answers, the old pair talks, a new pair meets.
-    const probe = ioClient(server.url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    const probe = ioClient(servers[servers.length - 1]!.url, { transports: ['websocket'], reconnection: false, forceNew: true });
     try {
       assert.equal(await probe.timeout(ACK_MS).emitWithAck('join', { room: 'probe-room', peerId: 'probe' }), { ok: true });
     } finally {
@@ -199,7 +209,7 @@ test('a seeded corpus of hostile socket.io input: no crash, other rooms pair dur
     await exchange(before.a, before.onA, before.b, 'the pair made before the corpus, after it');
 
     console.log(
-      `hostile socket.io: seed ${DEFAULT_SEED}, ${total} messages in ${sessionCount} sessions (${JSON.stringify(kinds)}), ` +
+      `hostile socket.io (${name}): seed ${DEFAULT_SEED}, ${total} messages in ${sessionCount} sessions (${JSON.stringify(kinds)}), ` +
         `${tally.sent} sent in ${corpusMs} ms; answers: ${tally.ok} ok, ${JSON.stringify(tally.codes)}; sessions cut: ${JSON.stringify(tally.cut)}`,
     );
     assert.equal(tally.untyped, [], 'every answer is ok or a typed error');
@@ -213,12 +223,12 @@ test('a seeded corpus of hostile socket.io input: no crash, other rooms pair dur
 
     for (const socket of held.splice(0)) socket.destroy();
     await Promise.all(handlers.splice(0).map((handler) => handler.close()));
-    await until(() => server.stats().sockets === 0, 'every socket is gone', 15_000);
-    assert.equal(server.stats(), { sockets: 0, rooms: 0, peers: 0 }, 'no room or peer id left behind');
+    await until(() => servers.every((each) => each.stats().sockets === 0), 'every socket is gone', 15_000);
+    for (const each of servers) assert.equal(each.stats(), { sockets: 0, rooms: 0, peers: 0 }, 'no room or peer id left behind');
     const after = await settle(baseline.heapUsed);
     const growth = after.heapUsed - baseline.heapUsed;
     console.log(
-      `hostile socket.io: heap ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} (growth ${(growth / 1024 / 1024).toFixed(2)} MiB, bound ${mib(HEAP_BOUND_BYTES)}), ` +
+      `hostile socket.io (${name}): heap ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} (growth ${(growth / 1024 / 1024).toFixed(2)} MiB, bound ${mib(HEAP_BOUND_BYTES)}), ` +
         `arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(after.arrayBuffers)}`,
     );
     assert.ok(growth < HEAP_BOUND_BYTES, `heap grew by ${mib(growth)}`);
@@ -227,7 +237,27 @@ test('a seeded corpus of hostile socket.io input: no crash, other rooms pair dur
     escapes.stop();
     for (const socket of held.splice(0)) socket.destroy();
     await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
+  }
+}
+
+test('a seeded corpus of hostile socket.io input: no crash, other rooms pair during and after, typed errors, heap back near baseline', async () => {
+  const server = await startSocketIoSignalingServer();
+  try {
+    await hostileRun('one process', [server], MIN_MESSAGES);
+  } finally {
     await server.close();
+  }
+});
+
+test('the same corpus against two servers sharing rooms through Redis', async () => {
+  const redis = await startRedis();
+  const servers: SocketIoSignalingServer[] = [];
+  try {
+    for (let i = 0; i < 2; i++) servers.push(await startSocketIoSignalingServer({ redis: redis.url }));
+    await hostileRun('two servers on Redis', servers, MIN_MESSAGES);
+  } finally {
+    await Promise.allSettled(servers.map((server) => server.close()));
+    await redis.stop();
   }
 });
 
