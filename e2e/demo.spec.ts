@@ -91,3 +91,27 @@ test('concurrent offline edits: the later edit wins on both sides and the page r
   expect(conflicts.join('\n')).toContain('over "alice was first"');
   await Promise.all([alice.context().close(), bob.context().close()]);
 });
+
+test('two tabs of one browser sync, and keep syncing after both switch transport', async ({ browser, demo }) => {
+  const room = uniqueRoom('tabs');
+  const context = await browser.newContext();
+  const open = async () => {
+    const page = await context.newPage();
+    await page.goto(`${demo.url}?transport=socket.io&room=${room}`);
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'online');
+    return page;
+  };
+  const [first, second] = [await open(), await open()];
+  await addTodo(first, 'from the first tab');
+  await expect.poll(() => todoTexts(second)).toEqual(['from the first tab']);
+
+  for (const page of [first, second]) {
+    await page.getByTestId('transport').selectOption('mqtt');
+    await expect(page.getByTestId('status')).toContainText('MQTT broker');
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'online');
+  }
+  await expect(second.locator('[data-testid="peer"][data-state="replicating"]')).toHaveCount(1);
+  await addTodo(second, 'from the second tab over mqtt');
+  await expect.poll(() => todoTexts(first).then((texts) => texts.sort())).toEqual(['from the first tab', 'from the second tab over mqtt']);
+  await context.close();
+});
