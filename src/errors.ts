@@ -46,6 +46,9 @@ export class P2PError extends Error {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
     this.peerId = details.peerId;
+    // V8 formats a stack lazily and keeps every frame's receiver alive until then: an error
+    // kept from error$ held a dropped link (and its half-received 64 MiB message) for ever.
+    void this.stack;
   }
 }
 

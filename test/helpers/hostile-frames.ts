@@ -303,7 +303,6 @@ export function dataChannelCorpus(seed: number, topic: string, maxMessageBytes: 
   const joinTopic = encodeJoin(0, topic);
   const fatal: Array<[string, () => Uint8Array[]]> = [
     ['random bytes', () => [Uint8Array.of(7 + rng.int(249), ...rng.bytes(rng.int(300)))]],
-    ['empty frame', () => [new Uint8Array(0)]],
     ['truncated header', () => [Uint8Array.of(rng.pick([FrameType.WHOLE, FrameType.START, FrameType.JOIN]), 0)]],
     ['unknown frame type', () => [Uint8Array.of(0, 0, 0, 1), Uint8Array.of(200, ...u16(0), 1, 2, 3)]],
     ['absurd chunk header (GiBs)', () => [Uint8Array.of(FrameType.START, ...u16(0), ...u32(0xffff_fff0 - rng.int(1_000)))]],

@@ -1,0 +1,140 @@
+/**
+ * A malicious peer on the data channel: raw simple-peer/@roamhq/wrtc peers (test/helpers/
+ * raw-peer.ts) complete signaling with a mesh handler and then write a seeded corpus of bad
+ * frames (random bytes, truncated headers, unknown types, chunk headers claiming GiBs,
+ * never-finished chunk sequences, interleaved channels, JOIN/LEAVE floods for unknown topics,
+ * more channels than allowed). Each is dropped with a coded error on error$, an honest peer of
+ * the same handler keeps working throughout, and the handler's process memory stays bounded.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { P2PErrorCode, type P2PError } from '../src/errors.js';
+import { FrameType } from '../src/mesh/framing.js';
+import { createWebRTCMeshHandler, type WebRTCMeshHandler } from '../src/mesh/mesh.js';
+import type { P2PPeer } from '../src/types.js';
+import { DEFAULT_SEED, dataChannelCorpus, exchange, mib, settledMemory, watchEscapes } from './helpers/hostile-frames.js';
+import { RawPeer } from './helpers/raw-peer.js';
+import { SignalingBus } from './helpers/signaling-bus.js';
+import { next } from './helpers/wait.js';
+
+const TOPIC = 'hostile-datachannel-topic';
+const fast = { config: { iceServers: [] }, heartbeatIntervalMs: 300, peerTimeoutMs: 1_500, reconnectMinDelayMs: 50, reconnectMaxDelayMs: 400 };
+/** The handler's maxMessageBytes: the default, so the largest allowed chunk header is 64 MiB. */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Heap growth allowed after every hostile link is gone. */
+const HEAP_BOUND_BYTES = 8 * 1024 * 1024;
+const DROP_CODES: readonly string[] = [P2PErrorCode.PROTOCOL, P2PErrorCode.PAYLOAD_TOO_LARGE];
+
+const opened: WebRTCMeshHandler[] = [];
+
+/** Writes frames with the channel's back-pressure (an SCTP buffer overrun would close it); stops once the link is gone. */
+async function sendAll(raw: RawPeer, frames: readonly Uint8Array[]): Promise<number> {
+  let sent = 0;
+  for (const frame of frames) {
+    const channel = (raw.rtc as unknown as { _channel?: RTCDataChannel } | undefined)?._channel;
+    if (!channel || channel.readyState !== 'open') break;
+    while (channel.bufferedAmount > 1024 * 1024 && channel.readyState === 'open') await new Promise((resolve) => setTimeout(resolve, 5));
+    try {
+      raw.send(frame);
+      sent++;
+    } catch {
+      break;
+    }
+  }
+  return sent;
+}
+
+/** A raw peer joined to the topic and linked to `a`; resolves with the peer object `a` gave it. */
+async function linkedRawPeer(bus: SignalingBus, a: WebRTCMeshHandler, id: string): Promise<{ raw: RawPeer; peer: P2PPeer; leave(): Promise<void> }> {
+  const transport = bus.transport();
+  const raw = new RawPeer(transport, id, `session-${id}`);
+  const connected = next(a.connect$, `A connect$ of ${id}`, 20_000, (peer) => peer.id === id);
+  const linkOpen = raw.connected();
+  await raw.join(TOPIC);
+  const peer = await connected;
+  await linkOpen;
+  return { raw, peer, leave: () => transport.leave() };
+}
+
+test('a seeded corpus of bad frames: each malicious peer is dropped with a coded error, the honest peer keeps working, memory stays bounded', async () => {
+  const escapes = watchEscapes();
+  const bus = new SignalingBus();
+  const raws: RawPeer[] = [];
+  try {
+    const a = await createWebRTCMeshHandler({ signaling: bus.transport(), topic: TOPIC, peerId: 'aaaa', maxMessageBytes: MAX_MESSAGE_BYTES, ...fast });
+    opened.push(a);
+    // Its id sorts after the raw peers', so it waits for them to initiate (they never do) instead
+    // of offering to them: a RawPeer answers one offerer only.
+    const honestLinked = next(a.connect$, 'A connect$ of the honest peer', 20_000, (peer) => peer.id === 'zzzz-honest');
+    const honest = await createWebRTCMeshHandler({ signaling: bus.transport(), topic: TOPIC, peerId: 'zzzz-honest', ...fast });
+    opened.push(honest);
+    const honestSeesA = next(honest.connect$, 'B connect$ of A', 20_000);
+    const onA = await honestLinked;
+    const bSideA = await honestSeesA;
+    await exchange(a, onA, honest, 'A→B before the corpus');
+    const honestDropped: P2PPeer[] = [];
+    a.disconnect$.subscribe((peer) => peer === onA && honestDropped.push(peer));
+
+    // A first malicious peer, so the baseline includes one made-and-dropped link.
+    const warm = await linkedRawPeer(bus, a, 'zraw-warm');
+    raws.push(warm.raw);
+    const warmDropped = next(a.disconnect$, 'the warm-up raw peer dropped', 10_000, (peer) => peer === warm.peer);
+    await sendAll(warm.raw, [Uint8Array.of(FrameType.CONTINUE, 1)]);
+    await warmDropped;
+    warm.raw.destroy();
+    await warm.leave();
+    const baseline = settledMemory();
+
+    // Three seeds: every kind of bad frame three times, with different random content.
+    const sessions = [0, 1, 2].flatMap((round) => dataChannelCorpus(DEFAULT_SEED + round, TOPIC, MAX_MESSAGE_BYTES));
+    let frames = 0;
+    const started = Date.now();
+    for (const [index, session] of sessions.entries()) {
+      const id = `zraw-${String(index).padStart(3, '0')}`;
+      const { raw, peer, leave } = await linkedRawPeer(bus, a, id);
+      raws.push(raw);
+      const error = next(a.error$, `a coded error for "${session.kind}"`, 15_000, (e: P2PError) => e.peerId === id);
+      const dropped = next(a.disconnect$, `the drop of the peer that sent "${session.kind}"`, 15_000, (p) => p === peer);
+      frames += await sendAll(raw, session.messages);
+      const reported = await error;
+      assert.ok(DROP_CODES.includes(reported.code), `"${session.kind}": ${reported.code} ${reported.message}`);
+      await dropped;
+      raw.destroy();
+      await leave();
+      // The honest peer of the same handler, after every malicious one.
+      await exchange(a, onA, honest, `A→B after "${session.kind}"`);
+      await exchange(honest, bSideA, a, `B→A after "${session.kind}"`);
+    }
+    const corpusMs = Date.now() - started;
+
+    // A chunk header announcing the largest allowed message, then silence: held only until the
+    // heartbeat timeout drops the peer.
+    const silent = await linkedRawPeer(bus, a, 'zraw-silent');
+    raws.push(silent.raw);
+    const timedOut = next(a.error$, 'ERR_TIMEOUT for the silent half-sent message', 15_000, (e: P2PError) => e.peerId === 'zraw-silent');
+    await sendAll(silent.raw, [Uint8Array.of(FrameType.START, 0, 0, 0x04, 0, 0, 0, 1)]);
+    const holding = process.memoryUsage();
+    assert.is((await timedOut).code, P2PErrorCode.TIMEOUT);
+    silent.raw.destroy();
+    await silent.leave();
+
+    await exchange(a, onA, honest, 'A→B after the corpus');
+    assert.equal(honestDropped, [], 'the honest peer was dropped');
+    const after = settledMemory();
+    const growth = after.heapUsed - baseline.heapUsed;
+    console.log(
+      `hostile data channel: seed ${DEFAULT_SEED}, ${sessions.length} malicious peers, ${frames} frames (${[...new Set(sessions.map((s) => s.kind))].join('; ')}), ${corpusMs} ms; ` +
+        `heap ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} (growth ${mib(growth)}, bound ${mib(HEAP_BOUND_BYTES)}); ` +
+        `arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(holding.arrayBuffers)} while a peer held a 64 MiB chunk header → ${mib(after.arrayBuffers)}, RSS then ${mib(holding.rss)}`,
+    );
+    assert.ok(growth < HEAP_BOUND_BYTES, `heap grew by ${mib(growth)}`);
+    assert.ok(after.arrayBuffers - baseline.arrayBuffers < HEAP_BOUND_BYTES, `array buffers grew by ${mib(after.arrayBuffers - baseline.arrayBuffers)}`);
+    assert.equal(escapes.escaped, [], 'an error escaped as an unhandled rejection or exception');
+  } finally {
+    escapes.stop();
+    for (const raw of raws) raw.destroy();
+    await Promise.allSettled(opened.splice(0).map((handler) => handler.close()));
+  }
+});
+
+test.run();
