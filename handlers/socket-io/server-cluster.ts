@@ -15,7 +15,7 @@ import { P2PErrorCode } from '../../src/errors.js';
 import { SignalingEvent, type JoinMessage, type SignalMessage } from './protocol.js';
 import { failure, relayed, roomKey, type ClientSocket, type Outcome, type RoomDirectory } from './server-common.js';
 import type { ResolvedOptions } from './server-options.js';
-import type { RedisLink } from './server-redis.js';
+import { CLUSTER_REQUEST_TIMEOUT_MS, type RedisLink } from './server-redis.js';
 
 /** Delay of the settling re-broadcast after a change. */
 const SETTLE_MS = 300;
@@ -71,8 +71,20 @@ export function clusterDirectory(io: Server, config: ResolvedOptions, redis: Red
     if (localMembers.has(room) && Array.isArray(ids)) rosters.set(room, new Set(ids.filter((id) => typeof id === 'string')));
   };
 
+  /**
+   * `fetchSockets()` bounded in time: while Redis is down, node-redis queues the adapter's
+   * commands and its own request timeout has not even started.
+   */
+  function fetchSockets(key: string): Promise<Array<{ id: string; data: unknown }>> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the server cluster did not answer in time')), CLUSTER_REQUEST_TIMEOUT_MS);
+    });
+    return Promise.race([io.in(key).fetchSockets(), late]).finally(() => clearTimeout(timer));
+  }
+
   async function roster(room: string): Promise<string[]> {
-    const sockets = await io.in(roomKey(room)).fetchSockets();
+    const sockets = await fetchSockets(roomKey(room));
     const claims = sockets.flatMap((socket) => claimsOf(socket.data).filter((claim) => claim.room === room));
     claims.sort((a, b) => a.at - b.at || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0));
     return [...new Set(claims.map((claim) => claim.peerId))];
@@ -124,11 +136,14 @@ export function clusterDirectory(io: Server, config: ResolvedOptions, redis: Red
   io.on(ROSTER, (room: unknown, ids: unknown) => typeof room === 'string' && remember(room, ids));
   io.on(DISPLACE, displaceHere);
   // A process that died told nobody: when one vanishes, every room here gets a fresh list.
+  let checking = false; // while Redis is down the count waits: never pile up checks
   const watch = setInterval(() => {
+    if (checking) return;
+    checking = true;
     redis.serverCount().then((count) => {
       if (count < processes) for (const room of localMembers.keys()) void broadcast(room);
       processes = count;
-    }, () => undefined);
+    }, () => undefined).finally(() => (checking = false));
   }, PEER_PROCESS_CHECK_MS);
 
   return {
@@ -154,7 +169,7 @@ export function clusterDirectory(io: Server, config: ResolvedOptions, redis: Red
       let holders: Array<{ id: string; data: unknown }>;
       let members: Array<{ id: string }>;
       try {
-        [holders, members] = await Promise.all([io.in(key).fetchSockets(), io.in(roomKey(room)).fetchSockets()]);
+        [holders, members] = await Promise.all([fetchSockets(key), fetchSockets(roomKey(room))]);
       } catch {
         return refuse(P2PErrorCode.SIGNALING, 'the server cluster did not answer in time; retry');
       }
