@@ -8,10 +8,16 @@ import { Cleanup, collectGarbage, countOf, errorText, median, now, p90, row, wit
 import { allContenders, openAll, type Contender, type Contenders } from './transports.js';
 
 const RUN_TIMEOUT_MS = 20_000;
+/**
+ * Pause after each run's cleanup: closing peer connections goes on in the background
+ * (@roamhq/wrtc reports them closed, and frees them on GC, in later ticks), and without it
+ * that work lands in whichever contender runs next.
+ */
+const SETTLE_MS = 100;
 
 export const P1_METHOD =
   'two peers, each its own creator, on a fresh topic; timed from both creators called to both connect$ fired; ' +
-  '20 runs (5 with --quick) after a warm-up, all contenders interleaved run by run; median and p90. ' +
+  '20 runs (5 with --quick) after a warm-up, all contenders interleaved run by run, 100 ms of quiet after each run\'s cleanup; median and p90. ' +
   'Ours vs RxDB 17 getConnectionHandlerSimplePeer on startSignalingServerSimplePeer; our Nostr handler vs RxDB getConnectionHandlerNostr, both on our embedded relay.';
 
 /** One pair connect of `contender`, in ms. */
@@ -32,6 +38,7 @@ export async function pairConnect(contender: Contender, topic: string): Promise<
   } finally {
     await cleanup.run();
     collectGarbage();
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   }
 }
 

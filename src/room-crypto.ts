@@ -29,10 +29,11 @@ export class RoomCipher {
     private readonly context: Uint8Array<ArrayBuffer>,
   ) {}
 
-  static async create(topic: string, secret: string, salt: string): Promise<RoomCipher> {
+  /** `iterations`: PBKDF2 rounds, ROOM_KEY_ITERATIONS unless the caller has a reason (see MQTT's empty secret). */
+  static async create(topic: string, secret: string, salt: string, iterations = ROOM_KEY_ITERATIONS): Promise<RoomCipher> {
     const material = await crypto.subtle.importKey('raw', encoder.encode(JSON.stringify([topic, secret])), 'PBKDF2', false, ['deriveKey']);
     const key = await crypto.subtle.deriveKey(
-      { name: 'PBKDF2', hash: 'SHA-256', salt: encoder.encode(salt), iterations: ROOM_KEY_ITERATIONS },
+      { name: 'PBKDF2', hash: 'SHA-256', salt: encoder.encode(salt), iterations },
       material,
       { name: 'AES-GCM', length: 256 },
       false,

@@ -1,5 +1,5 @@
 import { P2PError, P2PErrorCode } from '../../src/errors.js';
-import { RoomCipher, sha256Hex } from '../../src/room-crypto.js';
+import { ROOM_KEY_ITERATIONS, RoomCipher, sha256Hex } from '../../src/room-crypto.js';
 
 /**
  * What a public broker sees of a room, and how peers read it. Anyone may subscribe to `#`,
@@ -14,8 +14,8 @@ import { RoomCipher, sha256Hex } from '../../src/room-crypto.js';
  * never meeting.
  */
 
-/** Versions the scheme: peers on another version never share a topic. */
-const SCHEME = 'p2p-handlers/mqtt/v1';
+/** Versions the scheme: peers on another version never share a topic (v2: one round without a secret). */
+const SCHEME = 'p2p-handlers/mqtt/v2';
 /** 128 bits: collision-free for any room, and shorter topics for the broker. */
 const HASH_CHARS = 32;
 export const HASH_PATTERN = /^[0-9a-f]{32}$/;
@@ -44,10 +44,14 @@ export class RoomKeys {
     private readonly cipher: Promise<RoomCipher>,
   ) {}
 
-  /** Hashes the topic at once and starts deriving the cipher (PBKDF2, ~30 ms): once per creator and topic. */
+  /** Hashes the topic at once and starts deriving the cipher (PBKDF2, ~30 ms with a secret): once per creator and topic. */
   static async derive(topic: string, secret: string, prefix: string): Promise<RoomKeys> {
     const roomHash = (await sha256Hex(SCHEME, 'room', topic)).slice(0, HASH_CHARS);
-    const cipher = RoomCipher.create(topic, secret, `${SCHEME}/${roomHash}`);
+    // Without a secret the key comes from the topic alone, and the public room hash already
+    // lets anyone test a guessed topic with one SHA-256: stretching would add ~30-50 ms to
+    // every join and no security. With a secret, the full ROOM_KEY_ITERATIONS apply.
+    const iterations = secret === '' ? 1 : ROOM_KEY_ITERATIONS;
+    const cipher = RoomCipher.create(topic, secret, `${SCHEME}/${roomHash}`, iterations);
     // Whoever seals or opens sees a failure; it must not also be an unhandled rejection.
     cipher.catch(() => {});
     return new RoomKeys(topic, `${prefix}/${roomHash}`, cipher);

@@ -57,10 +57,7 @@ export class RoomSession {
     this.slots = new SlotKeeper({
       timers: this.timers,
       openSlotSocket: (number) => this.openSocket(slotId(roomKey, number), settings.slotToken),
-      release: (socket) => {
-        this.sockets.delete(socket);
-        void socket.close();
-      },
+      release: (socket) => void (this.sockets.delete(socket), socket.close()),
       occupied: (number) => this.hello(slotId(roomKey, number)),
       knownSlots: () => new Set([...this.known.values()].filter((slot): slot is number => slot !== undefined)),
       claimed: (number, moved) => this.claimed(number, moved),
@@ -74,29 +71,24 @@ export class RoomSession {
   }
 
   /**
-   * Resolves once we hold our member id, so signals flow at once. Without discovery the slot
-   * claim runs alongside (its first answer is not worth waiting one more handshake for); a
-   * failure there after joining is reported as `lost`.
+   * Resolves once we hold our member id. The slot claim and the `/peers` listing run alongside,
+   * not waited for: a server without discovery would cost every join a refused request first,
+   * and ID-TAKEN answers find members too. A claim failure after joining is reported as `lost`.
    */
   async start(): Promise<void> {
     const member = this.openSocket(memberId(this.roomKey, this.peerId), this.settings.memberToken);
     try {
       this.probing = !this.settings.discovery;
-      const claiming = this.probing ? this.slots.claimFirst(new Set()) : undefined;
-      claiming?.catch(() => {}); // observed below once joined; a failed join leaves anyway
-      const [listed] = await Promise.all([this.settings.discovery ? this.discover() : undefined, member.open()]);
+      const taken = new Set<number>(); // filled by the listing if it comes; the claim skips those
+      const claiming = this.slots.claimFirst(taken);
+      claiming.catch(() => {}); // observed below once joined; a failed join leaves anyway
+      if (this.settings.discovery) void this.discover(taken);
+      await member.open();
       this.ensureLive();
       this.member = member;
       for (const message of this.early.messages.splice(0)) this.onMessage(message);
       for (const dst of this.early.hellos.splice(0)) this.hello(dst);
-      const taken = new Set<number>();
-      for (const id of listed ?? []) {
-        const owner = ownerOf(this.roomKey, id);
-        if (owner.kind === 'slot') taken.add(owner.slot);
-        if (owner.kind === 'member' && owner.peerId !== this.peerId) this.hello(id);
-      }
-      this.probing ||= listed === undefined;
-      void (claiming ?? this.slots.claimFirst(taken)).catch((error: unknown) => this.loseConnection(toP2PError(error, P2PErrorCode.SIGNALING, 'claiming a slot failed')));
+      void claiming.catch((error: unknown) => this.loseConnection(toP2PError(error, P2PErrorCode.SIGNALING, 'claiming a slot failed')));
     } catch (error) {
       await this.leave();
       throw error;
@@ -147,10 +139,20 @@ export class RoomSession {
     }
   }
 
-  private async discover(): Promise<string[] | undefined> {
+  /** Greets the members `/peers` names; without a listing, probes above our slot as a room without discovery does. */
+  private async discover(taken: Set<number>): Promise<void> {
     const result = await listPeers(this.settings.endpoint, this.timers, this.settings.openTimeoutMs);
-    if (!result.ok && result.refused) this.settings.discoveryRefused();
-    return result.ok ? result.ids : undefined;
+    if (this.disposed) return;
+    if (!result.ok) {
+      if (result.refused) this.settings.discoveryRefused();
+      this.probing = true;
+      return this.probeUpTo((this.slots.number ?? 0) + this.settings.probeWindow);
+    }
+    for (const id of result.ids) {
+      const owner = ownerOf(this.roomKey, id);
+      if (owner.kind === 'slot') taken.add(owner.slot);
+      if (owner.kind === 'member' && owner.peerId !== this.peerId) this.hello(id);
+    }
   }
 
   // ---- messages --------------------------------------------------------------------------

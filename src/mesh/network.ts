@@ -5,6 +5,7 @@ import { parseMeshSignal, type HelloSignal, type MeshSignal, type RtcSignal, typ
 import { MAX_CHANNELS, encodeJoin, encodeLeave, encodeMessage, type DecodedFrame } from './framing.js';
 import { randomId, type ResolvedMeshOptions } from './options.js';
 import { PeerLink, type PeerLinkEvents, type PeerLinkSettings } from './peer-link.js';
+import { RtcFactory } from './rtc-factory.js';
 import type { SignalingTransport } from './signaling.js';
 import { TimerSet, backoffDelay } from './timers.js';
 import { TopicHandle, type WebRTCMeshHandler } from './topic.js';
@@ -18,6 +19,7 @@ export class MeshNetwork implements PeerLinkEvents {
   readonly session = randomId();
   private readonly timers: TimerSet;
   private readonly links = new Map<string, PeerLink>();
+  private readonly rtc: RtcFactory;
   private readonly topics = new Map<string, TopicHandle>();
   /** Per remote peer: the local topics whose signaling reaches it. */
   private readonly reach = new Map<string, Set<string>>();
@@ -35,6 +37,7 @@ export class MeshNetwork implements PeerLinkEvents {
     private readonly peerDetails: ((peerId: string) => object) | undefined,
   ) {
     this.timers = new TimerSet(options.clock);
+    this.rtc = new RtcFactory(linkSettings);
   }
 
   get peerId(): string {
@@ -56,11 +59,15 @@ export class MeshNetwork implements PeerLinkEvents {
     while (used.has(channel)) channel++;
     const handle = new TopicHandle(this, topic, channel, transports);
     this.topics.set(topic, handle);
-    for (const link of this.openLinks()) {
+    for (const link of this.links.values()) {
+      if (link.state !== 'open') continue;
       void link.send([encodeJoin(channel, topic)]).catch(() => {});
       if ([...link.remoteChannels.values()].includes(topic)) this.onRemoteJoin(link, topic);
     }
-    await handle.start();
+    const starting = handle.start();
+    // The first link will need a connection: made while the signaling connects (unless one came first).
+    if (this.topics.size === 1) this.timers.after(0, () => this.isOpen && this.links.size === 0 && this.rtc.prepare());
+    await starting;
     return handle.handler;
   }
 
@@ -123,6 +130,7 @@ export class MeshNetwork implements PeerLinkEvents {
   async crash(): Promise<void> {
     this.crashed = true;
     this.timers.dispose();
+    this.rtc.dispose();
     for (const link of this.links.values()) link.freeze();
     await Promise.all([...this.topics.values()].map((handle) => handle.stopSignaling()));
   }
@@ -161,11 +169,6 @@ export class MeshNetwork implements PeerLinkEvents {
     this.pendingRetries.set(remoteId, cancel);
   }
 
-  private cancelRetry(remoteId: string): void {
-    this.pendingRetries.get(remoteId)?.();
-    this.pendingRetries.delete(remoteId);
-  }
-
   /** Through the signaling of one topic that reaches the peer (its transports are redundant already). */
   private sendSignal(to: string, signal: MeshSignal): void {
     const [viaTopic] = this.reach.get(to) ?? [];
@@ -183,7 +186,8 @@ export class MeshNetwork implements PeerLinkEvents {
       return;
     }
     link?.close();
-    this.cancelRetry(from);
+    this.pendingRetries.get(from)?.();
+    this.pendingRetries.delete(from);
     this.openLink(from, ++this.linkCounter, true).remoteSession = hello.session;
   }
 
@@ -197,7 +201,8 @@ export class MeshNetwork implements PeerLinkEvents {
     } else if (!link || link.remoteSession !== signal.session || link.linkNumber !== signal.link) {
       if (link && link.remoteSession === signal.session && signal.link < link.linkNumber) return;
       link?.close();
-      this.cancelRetry(from);
+      this.pendingRetries.get(from)?.();
+    this.pendingRetries.delete(from);
       link = this.openLink(from, signal.link, false);
       link.remoteSession = signal.session;
       this.lastLinkSeen.set(from, { session: signal.session, link: signal.link });
@@ -209,13 +214,9 @@ export class MeshNetwork implements PeerLinkEvents {
   }
 
   private openLink(remoteId: string, linkNumber: number, initiator: boolean): PeerLink {
-    const link = new PeerLink(remoteId, linkNumber, initiator, this.linkSettings, this);
+    const link = new PeerLink(remoteId, linkNumber, initiator, this.linkSettings, this, this.rtc.create(initiator));
     this.links.set(remoteId, link);
     return link;
-  }
-
-  private *openLinks(): Iterable<PeerLink> {
-    for (const link of this.links.values()) if (link.state === 'open') yield link;
   }
 
   /** A link no local topic shares any more, to a peer no topic's signaling reaches, is closed. */
@@ -236,13 +237,6 @@ export class MeshNetwork implements PeerLinkEvents {
     if (!peer) return;
     link.topicPeers.delete(topic);
     this.topics.get(topic)?.hub.removePeer(peer);
-  }
-
-  /** Errors about one peer go to the topics it shares with us, or to every topic if none. */
-  private reportPeerError(link: PeerLink, error: P2PError): void {
-    const shared = [...link.topicPeers.keys()].map((topic) => this.topics.get(topic));
-    const targets = shared.length ? shared : [...this.topics.values()];
-    for (const handle of targets) handle?.hub.reportError(error);
   }
 
   // ---- link events (PeerLinkEvents) ---------------------------------------------------
@@ -283,7 +277,9 @@ export class MeshNetwork implements PeerLinkEvents {
   }
 
   closed(link: PeerLink, error: P2PError | undefined): void {
-    if (error) this.reportPeerError(link, error);
+    // Errors about one peer go to the topics it shares with us, or to every topic if none.
+    const shared = [...link.topicPeers.keys()].map((topic) => this.topics.get(topic));
+    if (error) for (const handle of shared.length ? shared : [...this.topics.values()]) handle?.hub.reportError(error);
     for (const topic of [...link.topicPeers.keys()]) this.dropTopicPeer(link, topic);
     if (this.links.get(link.remoteId) !== link) return;
     this.links.delete(link.remoteId);
@@ -296,6 +292,7 @@ export class MeshNetwork implements PeerLinkEvents {
   private end(): void {
     this.ended = true;
     this.timers.dispose();
+    this.rtc.dispose();
     for (const link of [...this.links.values()]) link.close();
     this.links.clear();
   }

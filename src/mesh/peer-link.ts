@@ -1,8 +1,9 @@
-import SimplePeer from 'simple-peer';
+import type SimplePeer from 'simple-peer';
 import { P2PError, P2PErrorCode, toP2PError, withPeerId } from '../errors.js';
 import type { P2PPeer } from '../types.js';
 import type { RtcSignalData } from './envelope.js';
 import { FrameDecoder, encodePing, type DecodedFrame } from './framing.js';
+import { destroyRtc } from './rtc-factory.js';
 import { TimerSet, type Clock } from './timers.js';
 import type { WebRTCImplementation } from './wrtc.js';
 
@@ -45,7 +46,6 @@ export class PeerLink {
   /** The remote's signal numbers already fed to this link. */
   readonly seenSignals = new Set<number>();
 
-  private readonly rtc: SimplePeer.Instance;
   private readonly timers: TimerSet;
   private readonly decoder: FrameDecoder;
   private sendQueue: Promise<void> = Promise.resolve();
@@ -61,17 +61,12 @@ export class PeerLink {
     readonly initiator: boolean,
     private readonly settings: PeerLinkSettings,
     private readonly events: PeerLinkEvents,
+    /** A fresh simple-peer instance for this attempt (RtcFactory.create). */
+    private readonly rtc: SimplePeer.Instance,
   ) {
     this.timers = new TimerSet(settings.clock);
     this.decoder = new FrameDecoder(settings.maxMessageBytes);
     this.lastReceivedAt = this.lastSentAt = settings.clock.now();
-    this.rtc = new SimplePeer({
-      initiator,
-      trickle: true,
-      wrtc: settings.wrtc as SimplePeer.Options['wrtc'],
-      config: settings.config,
-      channelConfig: { ordered: true },
-    });
     this.rtc.on('signal', (data: any) => this.onLocalSignal(data));
     this.rtc.on('connect', () => this.onOpen());
     this.rtc.on('drain', () => this.releaseDrainWaiters());
@@ -111,14 +106,7 @@ export class PeerLink {
     this.state = 'closed';
     this.timers.dispose();
     this.releaseDrainWaiters(this.notConnected());
-    const rtc = this.rtc as SimplePeer.Instance & { _iceCompleteTimer?: ReturnType<typeof setTimeout> };
-    rtc.removeAllListeners();
-    // An 'error' with no listener would throw; after close nothing it says matters.
-    rtc.on('error', () => {});
-    // simple-peer leaves its ICE-complete timer running after destroy (up to 5 s of a live handle).
-    rtc.on('close', () => clearTimeout(rtc._iceCompleteTimer));
-    rtc.destroy();
-    clearTimeout(rtc._iceCompleteTimer);
+    destroyRtc(this.rtc);
     if (!this.frozen) this.events.closed(this, error);
   }
 

@@ -1,0 +1,94 @@
+import SimplePeer from 'simple-peer';
+import { TimerSet, type Clock } from './timers.js';
+import type { WebRTCImplementation } from './wrtc.js';
+
+export interface RtcSettings {
+  wrtc: WebRTCImplementation | undefined;
+  config: RTCConfiguration | undefined;
+  clock: Clock;
+}
+
+/** An unused spare is closed after this long: a peer alone in its rooms holds no idle connection. */
+const SPARE_MAX_AGE_MS = 10_000;
+
+/**
+ * Makes the simple-peer instance of every link, and keeps one RTCPeerConnection ready for the
+ * first. The first connection of a process (or the first after all were released) is the
+ * expensive one: @roamhq/wrtc starts its factory and threads, ~10 ms of main-thread time here
+ * and far more on a loaded machine (60 ms for a process's very first). Made when a peer opens
+ * its first topic, while the signaling connection is still being set up, it is off the path
+ * from "a peer is there" to "the offer is sent". A bare connection, so either role can use it
+ * and it signals nothing before a link takes it.
+ */
+export class RtcFactory {
+  private spare: { pc: RTCPeerConnection; release: () => void } | undefined;
+  private readonly timers: TimerSet;
+
+  constructor(private readonly settings: RtcSettings) {
+    this.timers = new TimerSet(settings.clock);
+  }
+
+  /** Makes the spare connection, unless there is one (or no WebRTC implementation to make it with). */
+  prepare(): void {
+    const implementation = this.implementation();
+    if (this.spare || !implementation) return;
+    let pc: RTCPeerConnection;
+    try {
+      pc = new implementation.RTCPeerConnection(this.rtcConfig());
+    } catch {
+      return; // a bad config: the link that needs a connection reports it
+    }
+    const cancel = this.timers.after(SPARE_MAX_AGE_MS, () => this.dispose());
+    this.spare = { pc, release: cancel };
+  }
+
+  /** A simple-peer instance for one link attempt, on the spare connection if there is one. */
+  create(initiator: boolean): SimplePeer.Instance {
+    const spare = this.spare;
+    this.spare = undefined;
+    spare?.release();
+    const implementation = this.implementation();
+    // simple-peer constructs its connection with `new`; a constructor may return an existing object.
+    const wrtc = spare && implementation ? { ...implementation, RTCPeerConnection: function Spare() { return spare.pc; } } : this.settings.wrtc;
+    return new SimplePeer({
+      initiator,
+      trickle: true,
+      wrtc: wrtc as SimplePeer.Options['wrtc'],
+      config: this.settings.config,
+      channelConfig: { ordered: true },
+    });
+  }
+
+  dispose(): void {
+    const spare = this.spare;
+    this.spare = undefined;
+    spare?.release();
+    spare?.pc.close();
+  }
+
+  /** What simple-peer would construct with: the given implementation, else the platform's. */
+  private implementation(): WebRTCImplementation | undefined {
+    if (this.settings.wrtc) return this.settings.wrtc;
+    const platform = globalThis as Partial<WebRTCImplementation>;
+    return typeof platform.RTCPeerConnection === 'function'
+      ? { RTCPeerConnection: platform.RTCPeerConnection, RTCSessionDescription: platform.RTCSessionDescription, RTCIceCandidate: platform.RTCIceCandidate }
+      : undefined;
+  }
+
+  /** The configuration simple-peer gives its connections: its defaults under ours. */
+  private rtcConfig(): RTCConfiguration {
+    return Object.assign({}, (SimplePeer as unknown as { config: RTCConfiguration }).config, this.settings.config);
+  }
+}
+
+/** Destroys a simple-peer instance for good: no event, no timer left behind. */
+export function destroyRtc(rtc: SimplePeer.Instance): void {
+  const peer = rtc as SimplePeer.Instance & { _iceCompleteTimer?: ReturnType<typeof setTimeout> };
+  peer.removeAllListeners();
+  // An 'error' with no listener would throw; after close nothing it says matters.
+  peer.on('error', () => {});
+  // simple-peer leaves its ICE-complete timer running after destroy (up to 5 s of a live handle).
+  peer.on('close', () => clearTimeout(peer._iceCompleteTimer));
+  peer.destroy();
+  clearTimeout(peer._iceCompleteTimer);
+}
