@@ -6,6 +6,7 @@
  * after, and the process's heap must come back near its baseline.
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
+import mqttPacket from 'mqtt-packet';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
@@ -143,5 +144,50 @@ async function settle(baseline: number): Promise<{ heapUsed: number; arrayBuffer
   }
   return sample;
 }
+
+test('a packet announced over maxPacketBytes gets its client cut off before the broker buffers it, on TCP and WebSocket', async () => {
+  const refused = await startMqttBroker({ maxPacketBytes: 1 } as never).then(() => undefined, (error: unknown) => error);
+  assert.is((refused as { code?: string })?.code, 'ERR_INVALID_OPTION');
+  const broker = await startMqttBroker({ maxPacketBytes: 64 * 1024 });
+  try {
+    const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'big', keepalive: 30 } as mqttPacket.Packet);
+    // A PUBLISH announcing ~200 MB, then its body streamed in 64 KiB pieces until the broker hangs up.
+    const header = Buffer.from([0x30, 0x80, 0x80, 0x80, 0x60]);
+    const piece = Buffer.alloc(64 * 1024, 1);
+    const tcp = tcpConnect(Number(new URL(broker.url).port), '127.0.0.1');
+    tcp.on('error', () => {});
+    const tcpClosed = new Promise<void>((resolve) => tcp.once('close', () => resolve()));
+    tcp.write(connect);
+    tcp.write(header);
+    let streamed = 0;
+    while (!tcp.destroyed && streamed < 256 * 1024 * 1024) {
+      streamed += piece.length;
+      if (!tcp.write(piece)) await Promise.race([new Promise((resolve) => tcp.once('drain', resolve)), tcpClosed]);
+    }
+    await tcpClosed;
+    const ws = new WebSocket(broker.wsUrl, 'mqtt');
+    ws.on('error', () => {});
+    const wsClosed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(connect);
+    ws.send(Buffer.concat([header, piece]));
+    await wsClosed;
+    console.log(`oversize MQTT packet: the TCP client was cut off after streaming ${mib(streamed)} of a ~200 MB packet (maxPacketBytes 64 KiB)`);
+    assert.ok(streamed < 64 * 1024 * 1024, `the broker read ${mib(streamed)} before hanging up`);
+    // Still serving: a normal client connects.
+    const ok = await new Promise<boolean>((resolve) => {
+      const client = tcpConnect(Number(new URL(broker.url).port), '127.0.0.1');
+      client.on('error', () => resolve(false));
+      client.on('data', (data) => {
+        resolve(data[0] === 0x20);
+        client.destroy();
+      });
+      client.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'after', keepalive: 30 } as mqttPacket.Packet));
+    });
+    assert.ok(ok, 'no CONNACK after the oversize packets');
+  } finally {
+    await broker.close();
+  }
+});
 
 test.run();

@@ -13,6 +13,12 @@ export interface MqttBrokerOptions {
   wsPort?: number;
   /** Interface both listeners bind to; exposing the broker is a choice. Default: '127.0.0.1'. */
   host?: string;
+  /**
+   * Largest MQTT packet a client may send, in bytes; a client announcing a larger one is
+   * disconnected before the broker buffers it (aedes alone buffers up to 256 MB per client).
+   * Default: 1048576 (1 MiB; the MQTT handler's signals are a few KiB).
+   */
+  maxPacketBytes?: number;
 }
 
 export interface MqttBroker {
@@ -45,6 +51,41 @@ function closeServer(server: NetServer | HttpServer): Promise<void> {
   return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
 }
 
+/**
+ * Follows packet boundaries in a client's byte stream (MQTT fixed header: one type byte, then
+ * the remaining length in 1–4 bytes of 7 bits) and refuses a packet announced over `max`.
+ */
+class PacketSizes {
+  private skip = 0;
+  /** -1 before a packet's type byte; then the length bytes read so far. */
+  private lengthBytes = -1;
+  private length = 0;
+
+  constructor(private readonly max: number) {}
+
+  accept(chunk: Buffer): boolean {
+    for (let i = 0; i < chunk.length; ) {
+      if (this.skip > 0) {
+        const step = Math.min(this.skip, chunk.length - i);
+        this.skip -= step;
+        i += step;
+      } else if (this.lengthBytes < 0) {
+        this.lengthBytes = 0;
+        this.length = 0;
+        i++;
+      } else {
+        const byte = chunk[i++]!;
+        this.length += (byte & 0x7f) * 128 ** this.lengthBytes++;
+        if (this.length > this.max || this.lengthBytes > 4) return false;
+        if (byte & 0x80) continue;
+        this.skip = this.length;
+        this.lengthBytes = -1;
+      }
+    }
+    return true;
+  }
+}
+
 const urlHost = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
 /**
@@ -53,10 +94,11 @@ const urlHost = (host: string): string => (host.includes(':') ? `[${host}]` : ho
  */
 export async function startMqttBroker(options: MqttBrokerOptions = {}): Promise<MqttBroker> {
   if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object');
-  const { port = 0, wsPort = 0, host = '127.0.0.1' } = options;
+  const { port = 0, wsPort = 0, host = '127.0.0.1', maxPacketBytes = 1024 * 1024 } = options;
   assertPort(port, 'port');
   assertPort(wsPort, 'wsPort');
   if (typeof host !== 'string' || host.length === 0) throw invalidOption('`host` must be a non-empty string');
+  if (!Number.isSafeInteger(maxPacketBytes) || maxPacketBytes < 2) throw invalidOption('`maxPacketBytes` must be an integer of at least 2');
 
   const aedes = await Aedes.createBroker();
   // Client streams, so close() can end connections aedes has not registered yet (mid-CONNECT).
@@ -66,6 +108,11 @@ export async function startMqttBroker(options: MqttBrokerOptions = {}): Promise<
     connection.once('close', () => connections.delete(connection));
     // A client that resets its socket must not become an unhandled 'error' event.
     connection.on('error', () => {});
+    // 'data' fires for every chunk aedes reads (its 'readable' listener keeps control of the flow).
+    const sizes = new PacketSizes(maxPacketBytes);
+    connection.on('data', (chunk: Buffer) => {
+      if (!sizes.accept(chunk)) connection.destroy();
+    });
   };
   const tcp = createNetServer((socket) => {
     // MQTT is small request/acknowledge packets: without this, Nagle's algorithm holds an
