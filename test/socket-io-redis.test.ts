@@ -199,6 +199,32 @@ test('SIGKILL of one process: links stay, its clients fail over to another and a
   assert.equal(disconnects, [], 'no link dropped');
 });
 
+test('Redis restarted under running processes: they survive, and rooms span them again afterwards', async () => {
+  const [a, b] = await cluster(2);
+  const port = Number(new URL(redis.url).port);
+  const onA = await raw(a!.url);
+  assert.equal(await emitAck(onA, 'join', { room: 'outage-room', peerId: 'before' }), { ok: true });
+  await redis.stop();
+  // During the outage a join needs the other process: a typed refusal, never a crash or a hang.
+  const during = await raw(b!.url);
+  const refused = await emitAck(during, 'join', { room: 'outage-room', peerId: 'during' });
+  assert.is(refused.error?.code, P2PErrorCode.SIGNALING, `join during the outage: ${JSON.stringify(refused)}`);
+  redis = await startRedis(port);
+  // Once both processes are back on Redis, a join on B is listed on A again.
+  const onB = await raw(b!.url);
+  // (Lists made while a process was not yet back on Redis miss its members; later lists heal.)
+  const seen = joinedList(onA, 'outage-room', (ids) => ids.includes('after') && ids.includes('before'), 'A sees both members after the restart');
+  let answer: any;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    answer = await emitAck(onB, 'join', { room: 'outage-room', peerId: 'after' });
+    if (answer.ok) break;
+    await new Promise((resolve) => setTimeout(resolve, 250)); // a retry cadence, not a synchronisation
+  }
+  assert.equal(answer, { ok: true });
+  assert.equal(await seen, ['before', 'after']);
+  assert.ok(a!.child.exitCode === null && b!.child.exitCode === null, 'both server processes are alive');
+});
+
 test('a closed server process exits by itself: its Redis clients and sockets are all released', async () => {
   const [a] = await cluster(1);
   const client = await raw(a!.url);

@@ -19,7 +19,7 @@ import { CLUSTER_REQUEST_TIMEOUT_MS, type RedisLink } from './server-redis.js';
 
 /** Delay of the settling re-broadcast after a change. */
 const SETTLE_MS = 300;
-/** How often a process checks whether another one vanished (its members then leave every list). */
+/** How often a process checks whether another one vanished or came (every list is then redone). */
 const PEER_PROCESS_CHECK_MS = 2_000;
 /** Server-side events between processes. */
 const ROSTER = 'p2p:roster';
@@ -135,13 +135,16 @@ export function clusterDirectory(io: Server, config: ResolvedOptions, redis: Red
 
   io.on(ROSTER, (room: unknown, ids: unknown) => typeof room === 'string' && remember(room, ids));
   io.on(DISPLACE, displaceHere);
-  // A process that died told nobody: when one vanishes, every room here gets a fresh list.
+  // A process that died told nobody: when the count of processes changes, every room here
+  // gets a fresh list.
   let checking = false; // while Redis is down the count waits: never pile up checks
   const watch = setInterval(() => {
     if (checking) return;
     checking = true;
     redis.serverCount().then((count) => {
-      if (count < processes) for (const room of localMembers.keys()) void broadcast(room);
+      // Fewer: one died. More: one started, or all came back after a Redis outage, when lists
+      // made while some were unsubscribed missed their members.
+      if (processes > 0 && count !== processes) for (const room of localMembers.keys()) void broadcast(room);
       processes = count;
     }, () => undefined).finally(() => (checking = false));
   }, PEER_PROCESS_CHECK_MS);
