@@ -130,4 +130,21 @@ test('a seeded corpus of hostile PeerServer messages: no crash, our rooms pair d
   }
 });
 
+test('a message over maxMessageBytes closes its socket (1009) instead of being buffered and relayed; the server keeps serving', async () => {
+  const server = await startPeerServer({ maxMessageBytes: 64 * 1024 });
+  try {
+    const url = `ws://${server.host}:${server.port}${server.path}peerjs?key=${server.key}&id=big&token=t`;
+    const socket = new WebSocket(url);
+    socket.on('error', () => {});
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'OFFER', dst: 'someone', payload: 'x'.repeat(1024 * 1024) }));
+    assert.is(await closed, 1009);
+    await wellBehavedPair((room) => open(server, room), 'after-oversize', 'pair after the oversize message');
+  } finally {
+    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
+    await server.close();
+  }
+});
+
 test.run();

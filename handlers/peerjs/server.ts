@@ -23,6 +23,11 @@ export interface StartPeerServerOptions {
   concurrentLimit?: number;
   /** How long the server may take to listen. Default: 10000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Largest WebSocket message a client may send; a larger one closes its socket (1009).
+   * PeerServer alone accepts 100 MiB per message. Default: 262144 (256 KiB; signals are a few KiB).
+   */
+  maxMessageBytes?: number;
 }
 
 export interface RunningPeerServer {
@@ -49,7 +54,7 @@ export interface RunningPeerServer {
  * \`memory\` on its stdin is answered on stdout with its heap after a full collection.
  */
 const CHILD_SCRIPT = `
-const [modulePath, json] = process.argv.slice(1);
+const [modulePath, json, wsPath] = process.argv.slice(1);
 require('v8').setFlagsFromString('--expose-gc');
 const gc = require('vm').runInNewContext('gc');
 let listening = false;
@@ -59,7 +64,10 @@ const report = (error) => {
 };
 process.on('uncaughtException', report);
 const { PeerServer } = require(modulePath);
-const app = PeerServer(JSON.parse(json), (server) => {
+const { WebSocketServer } = require(wsPath);
+const options = JSON.parse(json);
+options.createWebSocketServer = (wsOptions) => new WebSocketServer({ ...wsOptions, maxPayload: options.maxMessageBytes });
+const app = PeerServer(options, (server) => {
   listening = true;
   process.stdout.write(JSON.stringify({ port: server.address().port }) + '\\n');
 });
@@ -96,13 +104,14 @@ export async function startPeerServer(options: StartPeerServerOptions = {}): Pro
     aliveTimeoutMs = 60_000,
     concurrentLimit = 5_000,
     startTimeoutMs = 10_000,
+    maxMessageBytes = 256 * 1024,
   } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw invalidOption('`port` must be an integer from 0 to 65535');
   if (typeof host !== 'string' || host.length === 0) throw invalidOption('`host` must be a non-empty string');
   if (typeof path !== 'string' || /[?#\s]/.test(path)) throw invalidOption('`path` must be a URL path');
   if (typeof key !== 'string' || key.length === 0) throw invalidOption('`key` must be a non-empty string');
   if (typeof allowDiscovery !== 'boolean') throw invalidOption('`allowDiscovery` must be a boolean');
-  for (const [name, value] of Object.entries({ expireTimeoutMs, aliveTimeoutMs, concurrentLimit, startTimeoutMs })) positive(value, name);
+  for (const [name, value] of Object.entries({ expireTimeoutMs, aliveTimeoutMs, concurrentLimit, startTimeoutMs, maxMessageBytes })) positive(value, name);
   const mountPath = normalizePath(path);
   const serverOptions = {
     port,
@@ -113,14 +122,18 @@ export async function startPeerServer(options: StartPeerServerOptions = {}): Pro
     expire_timeout: expireTimeoutMs,
     alive_timeout: aliveTimeoutMs,
     concurrent_limit: concurrentLimit,
+    maxMessageBytes,
   };
   let modulePath: string;
+  let wsPath: string;
   try {
     modulePath = createRequire(import.meta.url).resolve('peer');
+    // The ws that PeerServer itself uses, to give its server a message size limit.
+    wsPath = createRequire(modulePath).resolve('ws');
   } catch (cause) {
     throw new P2PError(P2PErrorCode.INVALID_OPTION, 'the `peer` package (PeerServer) is not installed', { cause });
   }
-  const child = spawn(process.execPath, ['-e', CHILD_SCRIPT, modulePath, JSON.stringify(serverOptions)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['-e', CHILD_SCRIPT, modulePath, JSON.stringify(serverOptions), wsPath], { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
