@@ -202,7 +202,7 @@ export class MeshNetwork implements PeerLinkEvents {
       if (link && link.remoteSession === signal.session && signal.link < link.linkNumber) return;
       link?.close();
       this.pendingRetries.get(from)?.();
-    this.pendingRetries.delete(from);
+      this.pendingRetries.delete(from);
       link = this.openLink(from, signal.link, false);
       link.remoteSession = signal.session;
       this.lastLinkSeen.set(from, { session: signal.session, link: signal.link });
