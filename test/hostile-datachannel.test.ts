@@ -12,7 +12,7 @@ import { P2PErrorCode, type P2PError } from '../src/errors.js';
 import { FrameType } from '../src/mesh/framing.js';
 import { createWebRTCMeshHandler, type WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import type { P2PPeer } from '../src/types.js';
-import { DEFAULT_SEED, dataChannelCorpus, exchange, mib, settledMemory, watchEscapes } from './helpers/hostile-frames.js';
+import { DEFAULT_SEED, dataChannelCorpus, exchange, mib, settledMemory, watchEscapes, within } from './helpers/hostile-frames.js';
 import { RawPeer } from './helpers/raw-peer.js';
 import { SignalingBus } from './helpers/signaling-bus.js';
 import { next } from './helpers/wait.js';
@@ -52,7 +52,7 @@ async function linkedRawPeer(bus: SignalingBus, a: WebRTCMeshHandler, id: string
   const linkOpen = raw.connected();
   await raw.join(TOPIC);
   const peer = await connected;
-  await linkOpen;
+  await within(linkOpen, 10_000, `the raw side of ${id} opening`);
   return { raw, peer, leave: () => transport.leave() };
 }
 

@@ -13,7 +13,7 @@ import { WebSocket } from 'ws';
 import { startMqttBroker, type MqttBroker } from '../handlers/mqtt/broker.js';
 import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
-import { DEFAULT_SEED, CorpusRun, exchange, mib, mqttCorpus, settledMemory, watchEscapes, wellBehavedPair, type Session } from './helpers/hostile-frames.js';
+import { DEFAULT_SEED, CorpusRun, exchange, mib, mqttCorpus, settledMemory, watchEscapes, wellBehavedPair, within, type Session } from './helpers/hostile-frames.js';
 import { FAST } from './fixtures/mqtt-world.js';
 
 /** Heap growth allowed once every hostile connection is gone (the corpus itself is ~30 MiB of traffic). */
@@ -164,18 +164,18 @@ test('a packet announced over maxPacketBytes gets its client cut off before the 
       streamed += piece.length;
       if (!tcp.write(piece)) await Promise.race([new Promise((resolve) => tcp.once('drain', resolve)), tcpClosed]);
     }
-    await tcpClosed;
+    await within(tcpClosed, 10_000, 'the broker closing the TCP client');
     const ws = new WebSocket(broker.wsUrl, 'mqtt');
     ws.on('error', () => {});
     const wsClosed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-    await new Promise((resolve) => ws.once('open', resolve));
+    await within(new Promise((resolve) => ws.once('open', resolve)), 5_000, 'the WebSocket opening');
     ws.send(connect);
     ws.send(Buffer.concat([header, piece]));
-    await wsClosed;
+    await within(wsClosed, 10_000, 'the broker closing the WebSocket client');
     console.log(`oversize MQTT packet: the TCP client was cut off after streaming ${mib(streamed)} of a ~200 MB packet (maxPacketBytes 64 KiB)`);
     assert.ok(streamed < 64 * 1024 * 1024, `the broker read ${mib(streamed)} before hanging up`);
     // Still serving: a normal client connects.
-    const ok = await new Promise<boolean>((resolve) => {
+    const ok = await within(new Promise<boolean>((resolve) => {
       const client = tcpConnect(Number(new URL(broker.url).port), '127.0.0.1');
       client.on('error', () => resolve(false));
       client.on('data', (data) => {
@@ -183,7 +183,7 @@ test('a packet announced over maxPacketBytes gets its client cut off before the 
         client.destroy();
       });
       client.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'after', keepalive: 30 } as mqttPacket.Packet));
-    });
+    }), 5_000, 'a CONNACK after the oversize packets');
     assert.ok(ok, 'no CONNACK after the oversize packets');
   } finally {
     await broker.close();

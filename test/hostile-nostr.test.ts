@@ -14,6 +14,7 @@ import { getConnectionHandlerNostr } from '../handlers/nostr/client.js';
 import { DEFAULT_KIND } from '../handlers/nostr/protocol.js';
 import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
+import { until } from './helpers/wait.js';
 import {
   DEFAULT_SEED,
   CorpusRun,
@@ -24,6 +25,7 @@ import {
   settledMemory,
   watchEscapes,
   wellBehavedPair,
+  within,
   type Session,
 } from './helpers/hostile-frames.js';
 
@@ -128,6 +130,43 @@ test('a seeded corpus of hostile NIP-01 messages: no crash, other rooms pair dur
     escapes.stop();
     for (const socket of held.splice(0)) socket.destroy();
     await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
+    await relay.close();
+  }
+});
+
+test('the relay refuses a message of thousands of JSON values before validating it, and cuts off a client that floods faster than it is served', async () => {
+  const relay = await startNostrRelay();
+  try {
+    const socket = new WebSocket(relay.url);
+    socket.on('error', () => {});
+    const notices: string[] = [];
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as unknown[];
+      if (message[0] === 'NOTICE') notices.push(String(message[1]));
+    });
+    let closeCode: number | undefined;
+    socket.once('close', (code) => (closeCode = code));
+    await within(new Promise((resolve) => socket.once('open', resolve)), 5_000, 'the socket opening');
+    const tags = Array.from({ length: 2_000 }, () => ['p', 'a'.repeat(64)]);
+    const started = Date.now();
+    socket.send(JSON.stringify(['EVENT', { id: 'a'.repeat(64), pubkey: 'b'.repeat(64), created_at: 1, kind: 1, tags, content: '', sig: 'c'.repeat(128) }]));
+    await until(() => notices.length === 1, 'the NOTICE for the 2,000-tag event', 5_000);
+    assert.match(notices[0]!, /JSON values/);
+    const refusedMs = Date.now() - started;
+    for (let i = 0; i < 2_000; i++) socket.send(JSON.stringify(['REQ', `s${i}`, { kinds: [1] }]));
+    await until(() => closeCode !== undefined, 'the relay closing the flooding connection', 10_000);
+    assert.is(closeCode, 1008);
+    console.log(`Nostr relay: a 2,000-tag event refused in ${refusedMs} ms; a burst of 2,000 REQs closed the connection (1008)`);
+    // Still serving others.
+    const other = new WebSocket(relay.url);
+    other.on('error', () => {});
+    let eose = false;
+    other.on('message', (data) => (eose ||= String(data).startsWith('["EOSE"')));
+    await within(new Promise((resolve) => other.once('open', resolve)), 5_000, 'another socket opening');
+    other.send(JSON.stringify(['REQ', 'after', { kinds: [1] }]));
+    await until(() => eose, 'EOSE for another client after the flood', 5_000);
+    other.terminate();
+  } finally {
     await relay.close();
   }
 });

@@ -14,7 +14,7 @@ import { getConnectionHandlerPeerJS } from '../handlers/peerjs/client.js';
 import { memberId, roomKeyOf } from '../handlers/peerjs/protocol.js';
 import { startPeerServer, type RunningPeerServer } from '../handlers/peerjs/server.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
-import { CorpusRun, DEFAULT_SEED, Rng, exchange, halfOpenWebSocket, mib, peerJsCorpus, watchEscapes, wellBehavedPair, type Session } from './helpers/hostile-frames.js';
+import { CorpusRun, DEFAULT_SEED, Rng, exchange, halfOpenWebSocket, mib, peerJsCorpus, watchEscapes, wellBehavedPair, within, type Session } from './helpers/hostile-frames.js';
 
 /** Heap growth of the server process allowed once every hostile socket is gone and queued messages expired. */
 const HEAP_BOUND_BYTES = 4 * 1024 * 1024;
@@ -137,9 +137,9 @@ test('a message over maxMessageBytes closes its socket (1009) instead of being b
     const socket = new WebSocket(url);
     socket.on('error', () => {});
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
-    await new Promise((resolve) => socket.once('open', resolve));
+    await within(new Promise((resolve) => socket.once('open', resolve)), 5_000, 'the socket opening');
     socket.send(JSON.stringify({ type: 'OFFER', dst: 'someone', payload: 'x'.repeat(1024 * 1024) }));
-    assert.is(await closed, 1009);
+    assert.is(await within(closed, 10_000, 'the server closing the oversize sender'), 1009);
     await wellBehavedPair((room) => open(server, room), 'after-oversize', 'pair after the oversize message');
   } finally {
     await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));

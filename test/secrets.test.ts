@@ -21,7 +21,7 @@ import { P2PErrorCode, type P2PError } from '../src/errors.js';
 import { randomId } from '../src/mesh/options.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import type { P2PPeer } from '../src/types.js';
-import { exchange, wellBehavedPair } from './helpers/hostile-frames.js';
+import { exchange, wellBehavedPair, within } from './helpers/hostile-frames.js';
 import { next, until } from './helpers/wait.js';
 import { MqttWorld, roomKeys } from './fixtures/mqtt-world.js';
 import { leaveAll, member } from './fixtures/nostr-members.js';
@@ -88,7 +88,7 @@ test('Nostr (our relay): the wrong secret never connects, a tag-copying intruder
   const observer = new WebSocket(relay.url);
   cleanups.push(async () => observer.terminate());
   observer.on('message', (data) => observed.push(JSON.parse(String(data))));
-  await new Promise((resolve) => observer.once('open', resolve));
+  await within(new Promise((resolve) => observer.once('open', resolve)), 5_000, 'the observer connecting');
   observer.send(JSON.stringify(['REQ', 'everything', {}]));
   await until(() => observed.some((m) => Array.isArray(m) && m[0] === 'EOSE'), 'the observer subscribed to everything', 5_000);
 
@@ -157,7 +157,7 @@ test('PeerJS (our PeerServer): a spoofed `src` is overwritten by the server and 
   const received = new Promise<{ src?: string }>((resolve) => witness.on('message', (data) => resolve(JSON.parse(String(data)))));
   const spoof = (dst: string) => JSON.stringify({ type: ENVELOPE_TYPE, src: idOfA, dst, payload: { p2ph: 1, kind: 'signal', signal: { v: 1, type: 'hello', session: 'forged' } } });
   mallory.send(spoof(memberId(roomKey, 'witness')));
-  assert.is((await received).src, memberId(roomKey, 'mallory'), 'the server relayed the spoofed src');
+  assert.is((await within(received, 5_000, 'the witness receiving the spoofed message')).src, memberId(roomKey, 'mallory'), 'the server relayed the spoofed src');
   mallory.send(spoof(memberId(roomKey, b.peerId)));
   await exchange(a, onA, b, 'A→B after the spoofing');
   assert.equal([...seenA.connects, ...seenB.connects].filter((peer) => peer.id === a.peerId || peer.id === b.peerId), [], 'the spoof re-made the A–B link');

@@ -423,3 +423,14 @@ export async function halfOpenWebSocket(url: string, messages: readonly string[]
   });
   return socket;
 }
+
+/** `promise`, or a failure naming `what` after `ms`: uvu has no per-test timeout. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
