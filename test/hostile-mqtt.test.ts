@@ -6,6 +6,7 @@
  * after, and the process's heap must come back near its baseline.
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
+import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,6 +15,7 @@ import { startMqttBroker, type MqttBroker } from '../handlers/mqtt/broker.js';
 import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { DEFAULT_SEED, CorpusRun, exchange, mib, mqttCorpus, settledMemory, watchEscapes, wellBehavedPair, within, type Session } from './helpers/hostile-frames.js';
+import { until } from './helpers/wait.js';
 import { FAST } from './fixtures/mqtt-world.js';
 
 /** Heap growth allowed once every hostile connection is gone (the corpus itself is ~30 MiB of traffic). */
@@ -186,6 +188,39 @@ test('a packet announced over maxPacketBytes gets its client cut off before the 
     }), 5_000, 'a CONNACK after the oversize packets');
     assert.ok(ok, 'no CONNACK after the oversize packets');
   } finally {
+    await broker.close();
+  }
+});
+
+test('retained messages are capped (maxRetainedMessages): past the cap, new topics are delivered but not kept', async () => {
+  const broker = await startMqttBroker({ maxRetainedMessages: 100 });
+  const clients: mqtt.MqttClient[] = [];
+  try {
+    const flooder = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    clients.push(flooder);
+    for (let i = 0; i < 1_000; i++) await flooder.publishAsync(`flood/${i}`, `retained ${i}`, { qos: 1, retain: true });
+    // Updating and clearing a kept topic still works; a cleared one frees its place.
+    await flooder.publishAsync('flood/0', 'updated', { qos: 1, retain: true });
+    await flooder.publishAsync('flood/1', '', { qos: 1, retain: true });
+    await flooder.publishAsync('flood/late', 'kept', { qos: 1, retain: true });
+    const reader = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    clients.push(reader);
+    const kept = new Map<string, string>();
+    reader.on('message', (topic, payload, packet) => packet.retain && kept.set(topic, payload.toString()));
+    await reader.subscribeAsync('flood/#', { qos: 1 });
+    await until(() => kept.size >= 100, 'the retained messages being delivered to a new subscriber', 5_000);
+    // A live message after the retained ones: once it arrives, every retained one has.
+    const marker = new Promise<void>((resolve) => reader.on('message', (topic) => topic === 'flood/marker' && resolve()));
+    await flooder.publishAsync('flood/marker', 'live', { qos: 1 });
+    await within(marker, 5_000, 'the live marker');
+    assert.is(kept.size, 100, `${kept.size} retained messages kept`);
+    assert.is(kept.get('flood/0'), 'updated');
+    assert.is(kept.get('flood/late'), 'kept');
+    assert.not.ok(kept.has('flood/1'), 'a cleared retained message came back');
+    const refused = await startMqttBroker({ maxRetainedMessages: -1 }).then(() => undefined, (error: unknown) => error);
+    assert.is((refused as { code?: string })?.code, 'ERR_INVALID_OPTION');
+  } finally {
+    await Promise.allSettled(clients.map((client) => client.endAsync(true)));
     await broker.close();
   }
 });

@@ -19,6 +19,12 @@ export interface MqttBrokerOptions {
    * Default: 1048576 (1 MiB; the MQTT handler's signals are a few KiB).
    */
   maxPacketBytes?: number;
+  /**
+   * Most topics holding a retained message. Retained messages live as long as the process, so
+   * without a cap a client publishing to ever new topics would grow the broker for good; past
+   * it, a retained message to a new topic is delivered but not kept. Default: 10000.
+   */
+  maxRetainedMessages?: number;
 }
 
 export interface MqttBroker {
@@ -94,13 +100,26 @@ const urlHost = (host: string): string => (host.includes(':') ? `[${host}]` : ho
  */
 export async function startMqttBroker(options: MqttBrokerOptions = {}): Promise<MqttBroker> {
   if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object');
-  const { port = 0, wsPort = 0, host = '127.0.0.1', maxPacketBytes = 1024 * 1024 } = options;
+  const { port = 0, wsPort = 0, host = '127.0.0.1', maxPacketBytes = 1024 * 1024, maxRetainedMessages = 10_000 } = options;
   assertPort(port, 'port');
   assertPort(wsPort, 'wsPort');
   if (typeof host !== 'string' || host.length === 0) throw invalidOption('`host` must be a non-empty string');
   if (!Number.isSafeInteger(maxPacketBytes) || maxPacketBytes < 2) throw invalidOption('`maxPacketBytes` must be an integer of at least 2');
+  if (!Number.isSafeInteger(maxRetainedMessages) || maxRetainedMessages < 0) throw invalidOption('`maxRetainedMessages` must be a non-negative integer');
 
-  const aedes = await Aedes.createBroker();
+  const retained = new Set<string>();
+  const aedes = await Aedes.createBroker({
+    authorizePublish: (_client, packet, callback) => {
+      // aedes's own rule, which a custom hook replaces: clients may not publish on $SYS.
+      if (packet.topic.startsWith('$SYS')) return callback(new Error('$SYS topic is reserved'));
+      if (packet.retain) {
+        if (packet.payload.length === 0) retained.delete(packet.topic);
+        else if (retained.has(packet.topic) || retained.size < maxRetainedMessages) retained.add(packet.topic);
+        else packet.retain = false;
+      }
+      callback(null);
+    },
+  });
   // Client streams, so close() can end connections aedes has not registered yet (mid-CONNECT).
   const connections = new Set<Socket | Duplex>();
   const track = (connection: Socket | Duplex): void => {

@@ -119,7 +119,7 @@ function mqttTopic(rng: Rng): string {
 function mqttAfterConnect(rng: Rng): Buffer {
   return rng.pick<() => Buffer>([
     () => mqttEncode({ cmd: 'publish', topic: mqttTopic(rng), payload: rng.bytes(rng.int(512)), qos: rng.int(2), messageId: 1 + rng.int(65_000), retain: false }),
-    () => mqttEncode({ cmd: 'publish', topic: `hostile/retained/${rng.int(50)}`, payload: rng.bytes(64), qos: 0, retain: true }),
+    () => mqttEncode({ cmd: 'publish', topic: `hostile/retained/${rng.text(12, 'abcdef0123456789')}`, payload: rng.bytes(64), qos: 0, retain: true }),
     () => mqttEncode({ cmd: 'subscribe', messageId: 1 + rng.int(65_000), subscriptions: [{ topic: mqttTopic(rng), qos: rng.int(3) }] }),
     () => mqttEncode({ cmd: 'unsubscribe', messageId: 1 + rng.int(65_000), unsubscriptions: [mqttTopic(rng)] }),
     () => mqttEncode({ cmd: 'pingreq' }),
