@@ -22,6 +22,12 @@ export function p90(values: readonly number[]): number {
   return quantile(values, 0.9);
 }
 
+/** `items` starting at index `by` (mod length), wrapping around: run `by`'s order of contenders. */
+export function rotated<T>(items: readonly T[], by: number): T[] {
+  const start = ((by % items.length) + items.length) % items.length;
+  return [...items.slice(start), ...items.slice(0, start)];
+}
+
 /** Nearest-rank quantile (p90 of 20 runs is the 18th smallest); the mean of the middle two for a median. */
 function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return Number.NaN;

@@ -4,7 +4,7 @@
  * so load from other processes on the machine falls on all of them alike; one warm-up run
  * each is discarded.
  */
-import { Cleanup, collectGarbage, countOf, errorText, median, now, p90, row, within, type FigureResult, type Measured } from './lib.js';
+import { Cleanup, collectGarbage, countOf, errorText, median, now, p90, rotated, row, within, type FigureResult, type Measured } from './lib.js';
 import { allContenders, openAll, type Contender, type Contenders } from './transports.js';
 
 const RUN_TIMEOUT_MS = 20_000;
@@ -17,7 +17,7 @@ const SETTLE_MS = 100;
 
 export const P1_METHOD =
   'two peers, each its own creator, on a fresh topic; timed from both creators called to both connect$ fired; ' +
-  '20 runs (5 with --quick) after a warm-up, all contenders interleaved run by run, 100 ms of quiet after each run\'s cleanup; median and p90. ' +
+  '20 runs (5 with --quick) after a warm-up, all contenders interleaved run by run in a rotating order, 100 ms of quiet after each run\'s cleanup; median and p90. ' +
   'Ours vs RxDB 17 getConnectionHandlerSimplePeer on startSignalingServerSimplePeer; our Nostr handler vs RxDB getConnectionHandlerNostr, both on our embedded relay.';
 
 /** One pair connect of `contender`, in ms. */
@@ -48,7 +48,9 @@ export async function runP1(contenders: Contenders, quick: boolean): Promise<Fig
   const times = new Map<string, number[]>(field.map((contender) => [contender.name, []]));
   const failures = new Map<string, string[]>();
   for (let run = -1; run < runs; run++) {
-    for (const contender of field) {
+    // Rotated run by run: each contender follows each other one as often (a run's teardown
+    // spills into the next run, whoever's it is).
+    for (const contender of rotated(field, run)) {
       const topic = `bench-p1-${contender.name}-${run}-${Math.random().toString(36).slice(2, 8)}`;
       try {
         const ms = await pairConnect(contender, topic);

@@ -4,14 +4,14 @@
  * the moment all are told to call their creators until every peer has a live connect$ for each
  * of the N−1 others. Runs are interleaved across contenders; the processes are started once.
  */
-import { Cleanup, errorText, median, now, row, spawnWorker, within, type FigureResult, type Measured, type Worker } from './lib.js';
+import { Cleanup, errorText, median, now, rotated, row, spawnWorker, within, type FigureResult, type Measured, type Worker } from './lib.js';
 import type { Contender, Contenders } from './transports.js';
 
 const PEERS_PER_PROCESS = 2;
 
 export const P2_METHOD =
   '8 and 16 peers (8 only with --quick), each its own creator, on one fresh topic, two peers per process; timed from all creators called until ' +
-  'every peer has a live connect$ for each of the others; median of 5 runs (1 with --quick), interleaved. Anchor: RxDB getConnectionHandlerSimplePeer.';
+  'every peer has a live connect$ for each of the others; median of 5 runs (1 with --quick), interleaved in a rotating order. Anchor: RxDB getConnectionHandlerSimplePeer.';
 
 async function startPeerProcesses(peers: number, contenders: Contenders, cleanup: Cleanup): Promise<Worker[]> {
   const infos = [...contenders.servers].map(([kind, server]) => [kind, server.info]);
@@ -56,7 +56,7 @@ export async function runP2(contenders: Contenders, quick: boolean): Promise<Fig
     for (const size of sizes) {
       const times = new Map<string, number[]>(field.map((contender) => [contender.name, []]));
       for (let run = 0; run < runs; run++) {
-        for (const contender of field) {
+        for (const contender of rotated(field, run)) {
           const topic = `bench-p2-${contender.name}-${size}-${run}-${Math.random().toString(36).slice(2, 8)}`;
           try {
             times.get(contender.name)!.push(await fullMesh(processes, size, contender, topic));
