@@ -28,6 +28,7 @@ export async function bundlePage(): Promise<PageBundle> {
     external: ['@roamhq/wrtc', 'ws'],
     outfile: 'app.js',
     sourcemap: 'external',
+    minify: true,
     legalComments: 'none',
     logLevel: 'silent',
   });
