@@ -1,7 +1,8 @@
 /** What the socket.io server's two room directories (one process, or several on Redis) share. */
 import type { Socket } from 'socket.io';
-import type { P2PErrorCode } from '../../src/errors.js';
+import { P2PErrorCode } from '../../src/errors.js';
 import type { JoinMessage, ServerToClientEvents, SignalMessage, SignalingErrorMessage, SignalingEvent } from './protocol.js';
+import type { MessageRateLimiter } from './server-limits.js';
 
 export type ClientSocket = Socket<Record<string, (...args: unknown[]) => void>, ServerToClientEvents>;
 /** What a handler returns: nothing on success, the error to report otherwise. */
@@ -37,4 +38,26 @@ export function failure(
 export function relayed(socket: ClientSocket, message: SignalMessage): SignalMessage {
   const identity: unknown = socket.data.identity;
   return identity === undefined ? message : { ...message, identity };
+}
+
+/** What the server keeps per socket (beside socket.io's own). */
+export interface SocketState {
+  limiter: MessageRateLimiter;
+  /** Messages waiting behind an unfinished asynchronous (Redis) join, in order. */
+  queue: Promise<void> | undefined;
+  queued: number;
+}
+
+/** Runs `work` after the socket's earlier messages, then answers with `done`. */
+export function enqueue(state: SocketState, work: () => Outcome | Promise<Outcome>, done: (outcome: Outcome) => void, event: SignalingEvent): void {
+  state.queued += 1;
+  const mine: Promise<void> = state
+    .queue!.then(work)
+    // A bug here must cost one message, never the process.
+    .then(done, () => done(failure(P2PErrorCode.SIGNALING, event, 'internal server error')))
+    .finally(() => {
+      state.queued -= 1;
+      if (state.queue === mine) state.queue = undefined;
+    });
+  state.queue = mine;
 }

@@ -20,7 +20,7 @@ import { hostHttp } from './server-http.js';
 import { MessageRateLimiter } from './server-limits.js';
 import { resolveOptions, type SocketIoSignalingServerOptions } from './server-options.js';
 import { clusterDirectory } from './server-cluster.js';
-import { failure, type ClientSocket, type Outcome } from './server-common.js';
+import { enqueue, failure, type ClientSocket, type Outcome, type SocketState } from './server-common.js';
 import { localDirectory } from './server-local.js';
 import { attachRedis, type RedisLink } from './server-redis.js';
 import { attachRxdbSignaling } from './server-rxdb.js';
@@ -126,66 +126,59 @@ export async function startSocketIoSignalingServer(
     },
   };
 
-  io.on('connection', (socket: ClientSocket) => {
-    const limiter = new MessageRateLimiter(config);
+  // Per-socket state lives here, not in `socket.data` (which crosses Redis in cluster mode),
+  // and the listeners below are made once per server: closures per socket cost ~1 KiB each.
+  const states = new WeakMap<ClientSocket, SocketState>();
+
+  function onEvent(this: ClientSocket, event: unknown, ...args: unknown[]): void {
+    const socket = this;
+    const state = states.get(socket);
+    if (!state) return;
+    const ack = ackOf(args);
+    const verdict = state.limiter.take();
+    const known = CLIENT_EVENTS.has(event) ? (event as SignalingEvent) : undefined;
+    if (verdict !== 'accept') {
+      const text = `rate limit of ${config.messagesPerSecond} messages per second exceeded; message dropped`;
+      reply(socket, ack, failure(P2PErrorCode.LIMIT_EXCEEDED, known, text));
+      if (verdict === 'disconnect') socket.disconnect(true);
+      return;
+    }
+    if (!known) return reply(socket, ack, failure(P2PErrorCode.PROTOCOL, undefined, 'unknown event; expected join, signal or leave'));
+    if (state.queued >= MAX_QUEUED_MESSAGES) {
+      return reply(socket, ack, failure(P2PErrorCode.LIMIT_EXCEEDED, known, 'too many messages waiting; dropped'));
+    }
+    const handler = handlers[known]!;
+    const run = (): Outcome | Promise<Outcome> => {
+      try {
+        return handler(socket, args[0]);
+      } catch {
+        return internalError(known);
+      }
+    };
+    const done = (outcome: Outcome) => reply(socket, ack, outcome);
     // A Redis directory answers joins asynchronously: later messages of the socket wait for
     // it, so a signal is never checked against a membership that is still being decided.
-    let queue: Promise<void> | undefined;
-    let queued = 0;
-    socket.use((packet, next) => {
-      const [event] = packet;
-      const ack = ackOf(packet);
-      const verdict = limiter.take();
-      if (verdict !== 'accept') {
-        const known = CLIENT_EVENTS.has(event) ? (event as SignalingEvent) : undefined;
-        const text = `rate limit of ${config.messagesPerSecond} messages per second exceeded; message dropped`;
-        reply(socket, ack, failure(P2PErrorCode.LIMIT_EXCEEDED, known, text));
-        if (verdict === 'disconnect') socket.disconnect(true);
-        return;
-      }
-      if (!CLIENT_EVENTS.has(event)) {
-        reply(socket, ack, failure(P2PErrorCode.PROTOCOL, undefined, 'unknown event; expected join, signal or leave'));
-        return;
-      }
-      if (queued >= MAX_QUEUED_MESSAGES) {
-        reply(socket, ack, failure(P2PErrorCode.LIMIT_EXCEEDED, event as SignalingEvent, 'too many messages waiting; dropped'));
-        return;
-      }
-      next();
-    });
-    for (const [event, handler] of Object.entries(handlers)) {
-      socket.on(event, (...args: unknown[]) => {
-        const ack = ackOf(args);
-        const run = (): Outcome | Promise<Outcome> => {
-          try {
-            return handler(socket, args[0]);
-          } catch {
-            return internalError(event);
-          }
-        };
-        const done = (outcome: Outcome) => reply(socket, ack, outcome);
-        if (!queue) {
-          const outcome = run();
-          if (!(outcome instanceof Promise)) return done(outcome);
-          queue = Promise.resolve();
-          return enqueue(() => outcome);
-        }
-        enqueue(run);
-        function enqueue(work: () => Outcome | Promise<Outcome>): void {
-          queued += 1;
-          const mine: Promise<void> = queue!
-            .then(work)
-            // A bug here must cost one message, never the process.
-            .then(done, () => done(internalError(event)))
-            .finally(() => {
-              queued -= 1;
-              if (queue === mine) queue = undefined;
-            });
-          queue = mine;
-        }
-      });
+    if (!state.queue) {
+      const outcome = run();
+      if (!(outcome instanceof Promise)) return done(outcome);
+      state.queue = Promise.resolve();
+      return enqueue(state, () => outcome, done, known);
     }
-    socket.on('disconnect', () => directory.disconnected(socket));
+    enqueue(state, run, done, known);
+  }
+
+  function onDisconnect(this: ClientSocket): void {
+    if (this.connected) return; // only socket.io's own disconnect, never a client's event of that name
+    states.delete(this);
+    directory.disconnected(this);
+  }
+
+  // Events go through onAny, which socket.io calls before dispatching them to named listeners
+  // (there are none): one shared function checks the rate, the name and the queue.
+  io.on('connection', (socket: ClientSocket) => {
+    states.set(socket, { limiter: new MessageRateLimiter(config), queue: undefined, queued: 0 });
+    socket.onAny(onEvent);
+    socket.on('disconnect', onDisconnect);
   });
 
   const rxdb = config.rxdbPath === false ? undefined : attachRxdbSignaling(http.server, config);
