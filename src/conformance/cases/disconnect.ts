@@ -33,16 +33,28 @@ async function survivorsCarryOn(ctx: CaseContext, leave: (probe: HandlerProbe) =
   await roundTrip(first, firstOnSecond, second, secondOnFirst, (prefix) => ctx.nextId(prefix), ctx.caps.timeoutMs);
 }
 
+type Paired = Awaited<ReturnType<typeof pair>>;
+
+/**
+ * Pairs two new handlers, lets `whilePaired` use the link, closes the second and waits for
+ * the first's disconnect$ (returned as `gone`).
+ */
+async function pairThenClose(ctx: CaseContext, whilePaired?: (a: HandlerProbe, b: HandlerProbe, link: Paired) => Promise<void>) {
+  const a = await ctx.open();
+  const b = await ctx.open();
+  const link = await pair(a, b);
+  await whilePaired?.(a, b, link);
+  const markA = a.mark();
+  await b.close();
+  const gone = await a.next('disconnect$', { after: markA, what: `for ${b.name} after its close()`, timeoutMs: ctx.caps.disconnectTimeoutMs });
+  return { a, b, ...link, gone };
+}
+
 export const disconnect = defineGroup('disconnect', [
   {
     name: 'a remote close() gives disconnect$ with the connected peer object',
     async run(ctx) {
-      const a = await ctx.open();
-      const b = await ctx.open();
-      const { onA } = await pair(a, b);
-      const markA = a.mark();
-      await b.close();
-      const gone = await a.next('disconnect$', { after: markA, what: `for ${b.name} after its close()`, timeoutMs: ctx.caps.disconnectTimeoutMs });
+      const { a, b, onA, gone } = await pairThenClose(ctx);
       check(gone === onA, `${a.name}: disconnect$ carried a different object than connect$ for ${b.name}`);
     },
   },
@@ -58,12 +70,7 @@ export const disconnect = defineGroup('disconnect', [
   {
     name: 'send() to a peer that left rejects with ERR_PEER_NOT_CONNECTED',
     async run(ctx) {
-      const a = await ctx.open();
-      const b = await ctx.open();
-      const { onA } = await pair(a, b);
-      const markA = a.mark();
-      await b.close();
-      await a.next('disconnect$', { after: markA, what: `for ${b.name} after its close()`, timeoutMs: ctx.caps.disconnectTimeoutMs });
+      const { a, b, onA } = await pairThenClose(ctx);
       await expectRejection(
         send(a, onA, request(ctx.nextId())),
         P2PErrorCode.PEER_NOT_CONNECTED,
@@ -96,13 +103,9 @@ export const disconnect = defineGroup('disconnect', [
   {
     name: 'a peer that comes back on the same topic connects again as a new object',
     async run(ctx) {
-      const a = await ctx.open();
-      const b = await ctx.open();
-      const first = await pair(a, b);
-      await roundTrip(a, first.onA, b, first.onB, (prefix) => ctx.nextId(prefix), ctx.caps.timeoutMs);
-      const markA = a.mark();
-      await b.close();
-      await a.next('disconnect$', { after: markA, what: `for ${b.name} after its close()`, timeoutMs: ctx.caps.disconnectTimeoutMs });
+      const { a, b, ...first } = await pairThenClose(ctx, (a, b, link) =>
+        roundTrip(a, link.onA, b, link.onB, (prefix) => ctx.nextId(prefix), ctx.caps.timeoutMs),
+      );
       const again = a.mark();
       const b2 = await ctx.reopen(b);
       const second = await pair(a, b2, { a: again });
