@@ -192,6 +192,32 @@ test('a packet announced over maxPacketBytes gets its client cut off before the 
   }
 });
 
+test('$SYS is closed to clients: nobody learns the client ids needed to take a peer\'s session over', async () => {
+  const broker = await startMqttBroker();
+  const clients: mqtt.MqttClient[] = [];
+  try {
+    const spy = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    clients.push(spy);
+    const heard: string[] = [];
+    spy.on('message', (topic, payload) => heard.push(`${topic} ${payload.toString()}`));
+    for (const filter of ['$SYS/#', '$SYS/+/new/clients']) {
+      // mqtt.js turns a refused grant (0x80) into this rejection.
+      const refused = await spy.subscribeAsync(filter, { qos: 0 }).then(() => undefined, (error: Error) => error.message);
+      assert.match(refused ?? 'granted', /Subscribe error/, `${filter} was granted`);
+    }
+    await spy.subscribeAsync('#', { qos: 0 });
+    const newcomer = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0, clientId: 'a-secret-client-id' });
+    clients.push(newcomer);
+    // A message of the newcomer's own, after its connection was announced internally.
+    await newcomer.publishAsync('probe', 'after connect', { qos: 1 });
+    await until(() => heard.some((line) => line.startsWith('probe ')), 'the spy hearing the probe', 5_000);
+    assert.not.ok(heard.some((line) => line.includes('a-secret-client-id')), `the spy learnt the client id: ${heard.join(' | ')}`);
+  } finally {
+    await Promise.allSettled(clients.map((client) => client.endAsync(true)));
+    await broker.close();
+  }
+});
+
 test('retained messages are capped (maxRetainedMessages): past the cap, new topics are delivered but not kept', async () => {
   const broker = await startMqttBroker({ maxRetainedMessages: 100 });
   const clients: mqtt.MqttClient[] = [];

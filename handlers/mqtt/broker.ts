@@ -119,6 +119,9 @@ export async function startMqttBroker(options: MqttBrokerOptions = {}): Promise<
       }
       callback(null);
     },
+    // $SYS announces every client id as it connects; whoever knows an id can connect with it
+    // and so disconnect its owner (MQTT's session takeover): keep the ids to the broker.
+    authorizeSubscribe: (_client, subscription, callback) => callback(null, subscription.topic.startsWith('$SYS') ? null : subscription),
   });
   // Client streams, so close() can end connections aedes has not registered yet (mid-CONNECT).
   const connections = new Set<Socket | Duplex>();
