@@ -53,7 +53,7 @@ export async function replicateP2P<RxDocType>(options: ReplicateP2POptions<RxDoc
  * a newer master state to both. The push then reads as a clean update of that newer state, and
  * the master takes the older document without asking any conflict handler. In a mesh, where a
  * document reaches a peer by several paths at once, this happens (test/rxdb-churn.test.ts: an
- * author's own newer write lost on every peer about one run in three). So each outgoing
+ * author's own newer write lost on every peer in 2 of 7 60-s runs). So each outgoing
  * `masterWrite` row whose document is no longer the fork's current state is sent without its
  * assumed master state: the master answers with a conflict and its real state, and RxDB's own
  * conflict path resolves it against the fork's current state.
