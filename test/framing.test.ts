@@ -88,6 +88,27 @@ test('hostile frames throw typed errors and never allocate the announced size', 
   assert.is(codeOf(() => fresh().decode(encodePing())), undefined);
 });
 
+test('a chunk header announcing the maximum holds only what has arrived', () => {
+  const announce = (decoder: FrameDecoder) => {
+    const frame = new Uint8Array(10);
+    frame[0] = FrameType.START;
+    new DataView(frame.buffer).setUint32(3, 64 * MiB);
+    decoder.decode(frame);
+  };
+  const before = process.memoryUsage().arrayBuffers;
+  // Eight links each told "64 MiB coming" and sent 3 bytes: 512 MiB if sized by the header.
+  const stalled = Array.from({ length: 8 }, () => new FrameDecoder(64 * MiB));
+  stalled.forEach(announce);
+  const held = process.memoryUsage().arrayBuffers - before;
+  assert.ok(held < 4 * MiB, `held ${(held / MiB).toFixed(1)} MiB for 8 stalled 64 MiB headers`);
+  // Growing as chunks arrive still reassembles a large message exactly.
+  const payload = { id: 'grown', result: 'x'.repeat(3 * MiB + 17) };
+  const decoder = new FrameDecoder(64 * MiB);
+  const decoded = encodeMessage(payload, 1, 64 * MiB).map((frame) => decoder.decode(frame));
+  assert.equal(decoded.at(-1), { kind: 'message', channel: 1, payload });
+  assert.ok(stalled.length === 8);
+});
+
 test('pings may arrive in the middle of a chunked message', () => {
   const decoder = new FrameDecoder(MiB);
   const payload = { id: 'p', result: 'z'.repeat(40_000) };

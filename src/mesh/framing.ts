@@ -109,14 +109,19 @@ export type DecodedFrame =
 
 /**
  * Reassembles one peer's frames. Memory is bounded: at most one message of at most
- * `maxMessageBytes` is held at a time, allocated only after its header is checked.
+ * `maxMessageBytes` is held at a time, and its buffer grows with the bytes that actually
+ * arrived, so a 7-byte header announcing 64 MiB costs 64 KiB, not 64 MiB.
  * Anything out of protocol throws ERR_PROTOCOL / ERR_PAYLOAD_TOO_LARGE: the caller
  * drops the peer, since a stream that lost sync cannot be trusted again.
  */
+/** First buffer for a chunked message; it doubles as chunks arrive, up to the announced size. */
+const INITIAL_ASSEMBLY_BYTES = 64 * 1024;
+
 export class FrameDecoder {
   private assembling: Uint8Array | undefined;
   private assemblingChannel = 0;
   private filled = 0;
+  private announced = 0;
   private readonly textDecoder = new TextDecoder('utf-8', { fatal: true });
 
   constructor(private readonly maxMessageBytes: number) {}
@@ -153,7 +158,8 @@ export class FrameDecoder {
       );
     }
     if (total <= first.byteLength) throw protocolError(`a chunk header announcing ${total} bytes`);
-    this.assembling = new Uint8Array(total);
+    this.assembling = new Uint8Array(Math.min(total, Math.max(INITIAL_ASSEMBLY_BYTES, first.byteLength)));
+    this.announced = total;
     this.assemblingChannel = channel;
     this.assembling.set(first);
     this.filled = first.byteLength;
@@ -161,12 +167,19 @@ export class FrameDecoder {
   }
 
   private continue(bytes: Uint8Array): DecodedFrame {
-    const target = this.assembling;
+    let target = this.assembling;
     if (!target) throw protocolError('a continuation with no message started');
-    if (this.filled + bytes.byteLength > target.byteLength) throw protocolError('more bytes than the chunk header announced');
+    const needed = this.filled + bytes.byteLength;
+    if (needed > this.announced) throw protocolError('more bytes than the chunk header announced');
+    if (needed > target.byteLength) {
+      // Doubling keeps copies linear in the message size; never past what was announced.
+      const grown = new Uint8Array(Math.min(this.announced, Math.max(needed, target.byteLength * 2)));
+      grown.set(target.subarray(0, this.filled));
+      target = this.assembling = grown;
+    }
     target.set(bytes, this.filled);
-    this.filled += bytes.byteLength;
-    if (this.filled < target.byteLength) return { kind: 'partial' };
+    this.filled = needed;
+    if (this.filled < this.announced) return { kind: 'partial' };
     this.assembling = undefined;
     this.filled = 0;
     return { kind: 'message', channel: this.assemblingChannel, payload: this.parse(target) };
