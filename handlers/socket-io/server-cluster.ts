@@ -6,15 +6,17 @@
  * peer on any process, and a dead process's sockets vanish from every answer with it.
  *
  * A claim is made before it is checked: two processes racing for one id both see each other
- * and both refuse (never both accept). Rosters are recomputed after every change; a second,
- * settling broadcast a moment later corrects a list that raced with a change elsewhere.
+ * and both refuse (never both accept). Lists are recomputed after every change and shown by
+ * each process to its own members, newest computation first-come: a list whose computation
+ * started before another's is dropped, so the last word is a list that saw every change. A
+ * second, settling list a moment later covers a change whose own list got lost.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'socket.io';
 import { P2PErrorCode } from '../../src/errors.js';
 import { SignalingEvent, type JoinMessage, type SignalMessage } from './protocol.js';
 import { failure, relayed, roomKey, type ClientSocket, type Outcome, type RoomDirectory } from './server-common.js';
 import type { ResolvedOptions } from './server-options.js';
+import { claimsOf, peerKey, sameHash, tokenHash } from './server-claims.js';
 import { CLUSTER_REQUEST_TIMEOUT_MS, type RedisLink } from './server-redis.js';
 
 /** Delay of the settling re-broadcast after a change. */
@@ -25,37 +27,13 @@ const PEER_PROCESS_CHECK_MS = 2_000;
 const ROSTER = 'p2p:roster';
 const DISPLACE = 'p2p:displace';
 
-interface Claim {
-  room: string;
-  peerId: string;
-  /** Join time, orders the list as one process's registry would. */
-  at: number;
-  /** sha256 of room, id and token: enough to compare a takeover token, useless to replay. */
-  hash?: string;
-}
-
-/** The `room.length` prefix keeps room and id apart whatever characters they hold. */
-const peerKey = (room: string, peerId: string) => `p2p-peer:${room.length}:${room}${peerId}`;
-const tokenHash = (room: string, peerId: string, token: string) =>
-  createHash('sha256').update(`${room}\0${peerId}\0${token}`).digest('hex');
-
-function claimsOf(data: unknown): Claim[] {
-  const holder = data as { claims?: Claim[] };
-  // An array, not an object keyed by room: a room named "__proto__" must stay a plain key.
-  if (!Array.isArray(holder.claims)) holder.claims = [];
-  return holder.claims;
-}
-
-function sameHash(a: string | undefined, b: string | undefined): boolean {
-  if (a === undefined || b === undefined || a.length !== b.length) return false;
-  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
-}
-
 export function clusterDirectory(io: Server, config: ResolvedOptions, redis: RedisLink): RoomDirectory {
   /** Rooms with members on this process → their members on every process, as last computed. */
   const rosters = new Map<string, Set<string>>();
   /** Rooms with members on this process → how many. */
   const localMembers = new Map<string, number>();
+  /** Rooms with members on this process → when the computation of the list they saw last started. */
+  const appliedAt = new Map<string, number>();
   const settling = new Map<string, NodeJS.Timeout>();
   let stopped = false;
   let processes = 0;
@@ -66,9 +44,18 @@ export function clusterDirectory(io: Server, config: ResolvedOptions, redis: Red
     if (left > 0) return void localMembers.set(room, left);
     localMembers.delete(room);
     rosters.delete(room);
+    appliedAt.delete(room);
   };
-  const remember = (room: string, ids: unknown) => {
-    if (localMembers.has(room) && Array.isArray(ids)) rosters.set(room, new Set(ids.filter((id) => typeof id === 'string')));
+  /**
+   * Shows `ids` (a list whose computation started at `startedAt`) to this process's members of
+   * `room`, unless they already saw a list started later: a slow list computed before a change
+   * must not overwrite the list computed after it.
+   */
+  const apply = (room: string, ids: string[], startedAt: number) => {
+    if (!localMembers.has(room) || startedAt < (appliedAt.get(room) ?? 0)) return;
+    appliedAt.set(room, startedAt);
+    rosters.set(room, new Set(ids));
+    if (ids.length > 0) io.local.to(roomKey(room)).emit(SignalingEvent.JOINED, ids, room);
   };
 
   /**
@@ -93,6 +80,7 @@ export function clusterDirectory(io: Server, config: ResolvedOptions, redis: Red
   /** Sends every member the room's list (`without` one id: a takeover's intermediate list). Never throws. */
   async function broadcast(room: string, without?: string): Promise<void> {
     if (stopped) return;
+    const startedAt = Date.now();
     let ids: string[];
     try {
       ids = await roster(room);
@@ -100,13 +88,14 @@ export function clusterDirectory(io: Server, config: ResolvedOptions, redis: Red
       return; // the cluster did not answer in time; the settling broadcast tries again
     }
     if (stopped) return;
-    if (without === undefined) {
-      remember(room, ids);
-      io.serverSideEmit(ROSTER, room, ids);
-    } else {
+    if (without !== undefined) {
       ids = ids.filter((id) => id !== without);
+      if (ids.length > 0) io.to(roomKey(room)).emit(SignalingEvent.JOINED, ids, room);
+      return;
     }
-    if (ids.length > 0) io.to(roomKey(room)).emit(SignalingEvent.JOINED, ids, room);
+    // Each process shows it to its own members, once it knows nothing newer.
+    io.serverSideEmit(ROSTER, room, ids, startedAt);
+    apply(room, ids, startedAt);
   }
 
   function settleLater(room: string): void {
@@ -133,7 +122,10 @@ export function clusterDirectory(io: Server, config: ResolvedOptions, redis: Red
     socket.emit(SignalingEvent.ERROR, failure(P2PErrorCode.ID_TAKEN, SignalingEvent.JOIN, message, { room, peerId }));
   }
 
-  io.on(ROSTER, (room: unknown, ids: unknown) => typeof room === 'string' && remember(room, ids));
+  io.on(ROSTER, (room: unknown, ids: unknown, startedAt: unknown) => {
+    if (typeof room !== 'string' || !Array.isArray(ids) || typeof startedAt !== 'number') return;
+    apply(room, ids.filter((id): id is string => typeof id === 'string'), startedAt);
+  });
   io.on(DISPLACE, displaceHere);
   // A process that died told nobody: when the count of processes changes, every room here
   // gets a fresh list.
