@@ -95,7 +95,10 @@ function joinedList(socket: ClientSocket, room: string, match: (ids: string[]) =
   });
 }
 
-test('the redis option is checked, and an unreachable Redis fails start() with a typed error', async () => {
+test('the redis option and the client URL list are checked, and an unreachable Redis fails start() with a typed error', async () => {
+  for (const url of [[], ['ws://ok.example', 'ftp://bad.example'], [42]]) {
+    assert.throws(() => getConnectionHandlerSocketIo({ url: url as string[] }), (error: any) => error.code === P2PErrorCode.INVALID_OPTION);
+  }
   for (const redisUrl of ['http://x', '', 42]) {
     await startSocketIoSignalingServer({ redis: redisUrl as string }).then(
       () => assert.unreachable(`accepted redis ${String(redisUrl)}`),
