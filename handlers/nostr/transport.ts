@@ -26,6 +26,8 @@ export const ANNOUNCE_REPEATS_MS: readonly number[] = [500, 2_000, 8_000];
 const SILENT_INTERVALS_BEFORE_GONE = 3;
 /** Event ids remembered per relay to drop replays (events older than the freshness window are dropped anyway). */
 const SEEN_IDS = 4_096;
+/** Events held while the relay has not confirmed our join; past this, later ones wait for the senders' repeats. */
+const MAX_HELD_EVENTS = 256;
 
 /**
  * The room over one relay: a SignalingTransport for the mesh core. A handler builds one per
@@ -74,7 +76,10 @@ class RelaySession {
   /** Peers heard from through this relay, with when they were last heard. */
   private readonly roster = new Map<string, number>();
   private inbound: Promise<void> = Promise.resolve();
-  private outbound: Promise<void> = Promise.resolve();
+  /** What the relay delivered before it confirmed our announcement, told to the core once it has. */
+  private readonly held: (() => void)[] = [];
+  /** Signals wait for the subscription to be sent, not for the join. */
+  private outbound: Promise<void>;
   private pendingConfirm: { id: string; settle(error?: P2PError): void } | undefined;
   private joined = false;
   private stopped = false;
@@ -100,6 +105,7 @@ class RelaySession {
       },
       codec.filters(),
     );
+    this.outbound = this.relay.ready.catch(() => {});
   }
 
   /** Connects (or shares the connection), subscribes and announces; resolves once the relay accepted the announcement. */
@@ -112,11 +118,13 @@ class RelaySession {
       if (!this.relay.publish(presence)) this.fail(new P2PError(P2PErrorCode.SIGNALING, `relay ${this.url} closed the connection while we joined`));
     });
     this.joined = true;
+    for (const tell of this.held.splice(0)) tell();
     this.announceLater(0);
   }
 
   send(to: string, signal: unknown): Promise<void> {
-    if (!this.joined || this.stopped) return Promise.resolve();
+    // Never dropped for want of the join: a signal lost here strands its link until the connect timeout.
+    if (this.stopped) return Promise.resolve();
     const event = this.codec.signal(to, signal);
     // Chained, so signals leave in the order the core sent them even when sealing is async.
     const sent = this.outbound.then(async () => {
@@ -162,12 +170,18 @@ class RelaySession {
     if (this.seen.has(raw.id)) return;
     this.seen.set(raw.id, true);
     this.roster.set(result.from, clock.now());
-    if (result.type === 'here') this.events.peerJoined(result.from);
-    else if (result.type === 'signal') for (const signal of result.signals) this.events.signal(result.from, signal);
-    else {
-      this.roster.delete(result.from);
-      this.events.peerLeft(result.from);
-    }
+    if (result.type === 'gone') this.roster.delete(result.from);
+    const tell = () => {
+      if (this.stopped) return;
+      if (result.type === 'here') this.events.peerJoined(result.from);
+      else if (result.type === 'signal') for (const signal of result.signals) this.events.signal(result.from, signal);
+      else this.events.peerLeft(result.from);
+    };
+    // Our subscription is live well before the relay's OK (50–500 ms on a busy relay). Until
+    // then the join has not resolved and the handler is not handed out: a link the core made
+    // now could connect, and emit connect$, before anyone listens.
+    if (this.joined) tell();
+    else if (this.held.length < MAX_HELD_EVENTS) this.held.push(tell);
   }
 
   private onOk(id: string, accepted: boolean, reason: string): void {
