@@ -20,7 +20,7 @@ const expectedNames: Record<string, string[]> = {
   './services': ['startService', 'isServiceKind', 'SERVICE_KINDS'],
   './socket-io': ['getConnectionHandlerSocketIo', 'getConnectionHandlerSimplePeer'],
   './socket-io/server': ['startSocketIoSignalingServer'],
-  './rxdb': ['replicateP2P'],
+  './rxdb': ['replicateP2P', 'lastWriteWinsConflictHandler'],
   './nostr': ['getConnectionHandlerNostr', 'getPeerPublicKey'],
   './nostr/relay': ['startNostrRelay'],
   './peerjs': ['getConnectionHandlerPeerJS'],

@@ -3,6 +3,7 @@
  * Shared by the browser page and the Node peer of the e2e tests, so both replicate the same schema.
  */
 import type { RxConflictHandler, RxJsonSchema, WithDeleted } from 'rxdb/plugins/core';
+import { lastWriteWinsConflictHandler } from '../../../src/rxdb.js';
 
 export interface Todo {
   id: string;
@@ -10,7 +11,7 @@ export interface Todo {
   done: boolean;
   /** Milliseconds since the epoch of the last edit, by the editor's clock. */
   updatedAt: number;
-  /** Peer name of the last editor; breaks ties between edits in the same millisecond. */
+  /** Tab name of the last editor, shown next to the todo. */
   updatedBy: string;
 }
 
@@ -53,24 +54,19 @@ const side = (doc: Stored): ConflictSide => ({
   updatedBy: doc.updatedBy,
 });
 
-/** Later edit first; equal times fall back to the editor's name so every peer picks the same. */
-function isNewer(a: Stored, b: Stored): boolean {
-  if (a.updatedAt !== b.updatedAt) return a.updatedAt > b.updatedAt;
-  return a.updatedBy > b.updatedBy;
-}
-
 /**
- * Last writer wins, decided by the edit's own timestamp rather than by which write reached the
- * other side first (RxDB's default keeps the master's), and every decision is reported so the
- * page can show which edit was dropped.
+ * The library's last-writer-wins rule on `updatedAt` (the edit's own time, not the order
+ * writes reached each peer: in a mesh an older copy can arrive last), wrapped so that every
+ * decision is reported and the page can show which edit was dropped.
  */
 export function lastWriterWins(report: (conflict: ConflictReport) => void): RxConflictHandler<Todo> {
+  const rule = lastWriteWinsConflictHandler<Todo>('updatedAt');
   return {
-    isEqual: (a: Stored, b: Stored) =>
-      a.text === b.text && a.done === b.done && a.updatedAt === b.updatedAt && a.updatedBy === b.updatedBy && (a._deleted === true) === (b._deleted === true),
-    resolve: async ({ newDocumentState: incoming, realMasterState: master }) => {
-      const [kept, dropped] = isNewer(incoming, master) ? [incoming, master] : [master, incoming];
-      report({ id: master.id, kept: side(kept), dropped: side(dropped) });
+    isEqual: rule.isEqual,
+    resolve: async (input, context) => {
+      const kept = await rule.resolve(input, context);
+      const dropped = kept === input.newDocumentState ? input.realMasterState : input.newDocumentState;
+      report({ id: input.realMasterState.id, kept: side(kept), dropped: side(dropped) });
       return kept;
     },
   };
