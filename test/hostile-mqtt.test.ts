@@ -14,7 +14,8 @@ import { WebSocket } from 'ws';
 import { startMqttBroker, type MqttBroker } from '../handlers/mqtt/broker.js';
 import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
-import { DEFAULT_SEED, CorpusRun, exchange, mib, mqttCorpus, settledMemory, watchEscapes, wellBehavedPair, within, type Session } from './helpers/hostile-frames.js';
+import { DEFAULT_SEED, CorpusRun, mqttCorpus, type Session } from './helpers/hostile-frames.js';
+import { exchange, mib, reportHeap, settledLater, settledMemory, settleHeap, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
 import { until } from './helpers/wait.js';
 import { FAST } from './fixtures/mqtt-world.js';
 
@@ -113,14 +114,8 @@ test('a seeded corpus of hostile MQTT packets: no crash, other rooms pair during
 
     for (const socket of held.splice(0)) socket.destroy();
     await Promise.all(handlers.splice(0).map((handler) => handler.close()));
-    const after = await settle(baseline.heapUsed);
-    const growth = after.heapUsed - baseline.heapUsed;
-    console.log(
-      `hostile MQTT: seed ${DEFAULT_SEED}, ${corpus.describe()}, ` +
-        `${corpusMs} ms; heap ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} (growth ${mib(growth)}, bound ${mib(HEAP_BOUND_BYTES)}), ` +
-        `arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(after.arrayBuffers)}`,
-    );
-    assert.ok(growth < HEAP_BOUND_BYTES, `heap grew by ${mib(growth)}`);
+    const after = await settleHeap(baseline.heapUsed, HEAP_BOUND_BYTES);
+    reportHeap(`hostile MQTT: seed ${DEFAULT_SEED}, ${corpus.describe()}, ${corpusMs} ms`, baseline, after, HEAP_BOUND_BYTES);
     assert.equal(escapes.escaped, [], 'an error escaped as an unhandled rejection or exception');
   } finally {
     escapes.stop();
@@ -129,23 +124,6 @@ test('a seeded corpus of hostile MQTT packets: no crash, other rooms pair during
     await broker.close();
   }
 });
-
-/** A promise awaited later: its rejection must not count as unhandled meanwhile. */
-function settledLater<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => {});
-  return promise;
-}
-
-/** Samples the settled heap until it is within the bound (cleanup is asynchronous) or 15 s passed. */
-async function settle(baseline: number): Promise<{ heapUsed: number; arrayBuffers: number }> {
-  const deadline = Date.now() + 15_000;
-  let sample = settledMemory();
-  while (sample.heapUsed - baseline >= HEAP_BOUND_BYTES && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    sample = settledMemory();
-  }
-  return sample;
-}
 
 test('a packet announced over maxPacketBytes gets its client cut off before the broker buffers it, on TCP and WebSocket', async () => {
   const refused = await startMqttBroker({ maxPacketBytes: 1 } as never).then(() => undefined, (error: unknown) => error);

@@ -15,19 +15,8 @@ import { DEFAULT_KIND } from '../handlers/nostr/protocol.js';
 import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { until } from './helpers/wait.js';
-import {
-  DEFAULT_SEED,
-  CorpusRun,
-  exchange,
-  halfOpenWebSocket,
-  mib,
-  nostrCorpus,
-  settledMemory,
-  watchEscapes,
-  wellBehavedPair,
-  within,
-  type Session,
-} from './helpers/hostile-frames.js';
+import { DEFAULT_SEED, CorpusRun, nostrCorpus, type Session } from './helpers/hostile-frames.js';
+import { exchange, halfOpenWebSocket, reportHeap, settledLater, settledMemory, settleHeap, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
 
 /** Heap growth allowed once every hostile connection is gone. */
 const HEAP_BOUND_BYTES = 12 * 1024 * 1024;
@@ -67,23 +56,6 @@ async function play(relay: NostrRelayServer, session: Session<string>): Promise<
   await closed;
 }
 
-/** A promise awaited later: its rejection must not count as unhandled meanwhile. */
-function settledLater<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => {});
-  return promise;
-}
-
-/** Samples the settled heap until it is within the bound (cleanup is asynchronous) or 15 s passed. */
-async function settle(baseline: number): Promise<{ heapUsed: number; arrayBuffers: number }> {
-  const deadline = Date.now() + 15_000;
-  let sample = settledMemory();
-  while (sample.heapUsed - baseline >= HEAP_BOUND_BYTES && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    sample = settledMemory();
-  }
-  return sample;
-}
-
 test('a seeded corpus of hostile NIP-01 messages: no crash, other rooms pair during and after, heap back near baseline', async () => {
   const escapes = watchEscapes();
   const relay = await startNostrRelay();
@@ -117,14 +89,8 @@ test('a seeded corpus of hostile NIP-01 messages: no crash, other rooms pair dur
 
     for (const socket of held.splice(0)) socket.destroy();
     await Promise.all(handlers.splice(0).map((handler) => handler.close()));
-    const after = await settle(baseline.heapUsed);
-    const growth = after.heapUsed - baseline.heapUsed;
-    console.log(
-      `hostile Nostr: seed ${DEFAULT_SEED}, ${corpus.describe()}, ` +
-        `${corpusMs} ms; heap ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} (growth ${mib(growth)}, bound ${mib(HEAP_BOUND_BYTES)}), ` +
-        `arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(after.arrayBuffers)}`,
-    );
-    assert.ok(growth < HEAP_BOUND_BYTES, `heap grew by ${mib(growth)}`);
+    const after = await settleHeap(baseline.heapUsed, HEAP_BOUND_BYTES);
+    reportHeap(`hostile Nostr: seed ${DEFAULT_SEED}, ${corpus.describe()}, ${corpusMs} ms`, baseline, after, HEAP_BOUND_BYTES);
     assert.equal(escapes.escaped, [], 'an error escaped as an unhandled rejection or exception');
   } finally {
     escapes.stop();

@@ -14,7 +14,8 @@ import { getConnectionHandlerPeerJS } from '../handlers/peerjs/client.js';
 import { memberId, roomKeyOf } from '../handlers/peerjs/protocol.js';
 import { startPeerServer, type RunningPeerServer } from '../handlers/peerjs/server.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
-import { CorpusRun, DEFAULT_SEED, Rng, exchange, halfOpenWebSocket, mib, peerJsCorpus, watchEscapes, wellBehavedPair, within, type Session } from './helpers/hostile-frames.js';
+import { CorpusRun, DEFAULT_SEED, Rng, peerJsCorpus, type Session } from './helpers/hostile-frames.js';
+import { exchange, halfOpenWebSocket, mib, settledLater, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
 
 /** Heap growth of the server process allowed once every hostile socket is gone and queued messages expired. */
 const HEAP_BOUND_BYTES = 4 * 1024 * 1024;
@@ -62,11 +63,6 @@ async function play(url: string, session: Session<string>): Promise<void> {
   clearTimeout(timer);
   socket.terminate();
   await closed;
-}
-
-function settledLater<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => {});
-  return promise;
 }
 
 test('a seeded corpus of hostile PeerServer messages: no crash, our rooms pair during and after, server heap back near baseline', async () => {

@@ -18,7 +18,8 @@ import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../h
 import { P2PErrorCode } from '../src/errors.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { countKinds, socketIoCorpus, wsClientFrame, type SocketIoAttack, type SocketIoSession } from './helpers/hostile-corpus.js';
-import { DEFAULT_SEED, exchange, mib, settledMemory, watchEscapes, wellBehavedPair } from './helpers/hostile-frames.js';
+import { DEFAULT_SEED } from './helpers/hostile-frames.js';
+import { exchange, mib, settledMemory, watchEscapes, wellBehavedPair } from './helpers/hostile-checks.js';
 import { startRedis } from './fixtures/socket-io-redis-cluster.js';
 import { until } from './helpers/wait.js';
 

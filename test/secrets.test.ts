@@ -21,7 +21,7 @@ import { P2PErrorCode, type P2PError } from '../src/errors.js';
 import { randomId } from '../src/mesh/options.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import type { P2PPeer } from '../src/types.js';
-import { exchange, wellBehavedPair, within } from './helpers/hostile-frames.js';
+import { exchange, wellBehavedPair, within } from './helpers/hostile-checks.js';
 import { next, until } from './helpers/wait.js';
 import { MqttWorld, roomKeys } from './fixtures/mqtt-world.js';
 import { leaveAll, member } from './fixtures/nostr-members.js';

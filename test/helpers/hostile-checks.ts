@@ -1,0 +1,140 @@
+/**
+ * What every hostile-input test checks around its corpus: settled memory, a well-behaved
+ * pair that must keep working, errors that escape, half-open sockets, bounded waits.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import type { WebRTCMeshHandler } from '../../src/mesh/mesh.js';
+import type { P2PPeer } from '../../src/types.js';
+import { u32 } from './hostile-frames.js';
+import { next } from './wait.js';
+
+/** heapUsed and arrayBuffers of this process after a forced full GC, in bytes. */
+export function settledMemory(): { heapUsed: number; arrayBuffers: number } {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  for (let i = 0; i < 3; i++) gc();
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return { heapUsed, arrayBuffers };
+}
+
+export const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/**
+ * Two well-behaved handlers in `room` (from `open`, one app instance each): resolves once
+ * both saw each other on connect$ and a message went each way, so the server relayed a real
+ * WebRTC pairing. The caller closes what `opened` collects.
+ */
+export interface Pair {
+  a: WebRTCMeshHandler;
+  b: WebRTCMeshHandler;
+  /** B as seen by A, and A as seen by B. */
+  onA: P2PPeer;
+  onB: P2PPeer;
+}
+
+export async function wellBehavedPair(open: (room: string) => Promise<WebRTCMeshHandler>, room: string, what: string, ms = 30_000): Promise<Pair> {
+  const a = await open(room);
+  const aSaw = next(a.connect$, `${what}: A connect$`, ms);
+  const b = await open(room);
+  const bSaw = next(b.connect$, `${what}: B connect$`, ms);
+  const [onA, onB] = await Promise.all([aSaw, bSaw]);
+  await exchange(a, onA, b, `${what}: A→B`);
+  await exchange(b, onB, a, `${what}: B→A`);
+  return { a, b, onA, onB };
+}
+
+/** Sends one request from `from` to `peer` and waits until `to` received it. */
+export async function exchange(from: WebRTCMeshHandler, peer: P2PPeer, to: WebRTCMeshHandler, what: string): Promise<void> {
+  const id = `ping-${Math.random().toString(36).slice(2)}`;
+  const seen = next(to.message$, what, 15_000, ({ message }) => message.id === id);
+  await from.send(peer, { id, method: 'hostile.ping', params: [] });
+  await seen;
+}
+
+/** Records anything that escapes as an unhandled rejection or exception: a crash in the making. */
+export function watchEscapes(): { escaped: unknown[]; stop(): void } {
+  const escaped: unknown[] = [];
+  const record = (error: unknown) => escaped.push(error);
+  process.on('unhandledRejection', record);
+  process.on('uncaughtException', record);
+  return { escaped, stop: () => { process.off('unhandledRejection', record); process.off('uncaughtException', record); } };
+}
+
+/** A masked client WebSocket text frame, as RFC 6455 asks of clients. */
+function clientFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const length = payload.length;
+  const header = length < 126 ? Buffer.from([0x81, 0x80 | length]) : length < 65_536 ? Buffer.from([0x81, 0x80 | 126, length >> 8, length & 0xff]) : Buffer.concat([Buffer.from([0x81, 0x80 | 127, 0, 0, 0, 0]), Buffer.from(u32(length))]);
+  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
+  return Buffer.concat([header, mask, masked]);
+}
+
+/**
+ * A raw TCP socket that upgrades to WebSocket at `url` (ws://host:port/path?query), sends
+ * `messages` as frames but only half of the last one, and then stays silent: a half-open
+ * client. Resolves with the socket (the caller destroys it) once the half frame is written;
+ * with `handshakeOnly`, it sends half an upgrade request instead and never finishes it.
+ */
+export async function halfOpenWebSocket(url: string, messages: readonly string[], handshakeOnly = false): Promise<Socket> {
+  const { hostname, port, pathname, search } = new URL(url);
+  const socket = netConnect(Number(port), hostname);
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => { socket.once('connect', () => resolve()); socket.once('close', () => resolve()); });
+  const request = `GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 7).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+  if (handshakeOnly) {
+    socket.write(request.slice(0, request.length >> 1));
+    return socket;
+  }
+  const upgraded = new Promise<boolean>((resolve) => {
+    socket.once('data', (data) => resolve(data.toString('latin1').startsWith('HTTP/1.1 101')));
+    socket.once('close', () => resolve(false));
+  });
+  socket.write(request);
+  if (!(await upgraded)) return socket;
+  messages.forEach((message, i) => {
+    const frame = clientFrame(message);
+    socket.write(i === messages.length - 1 ? frame.subarray(0, Math.max(2, frame.length >> 1)) : frame);
+  });
+  return socket;
+}
+
+/** `promise`, or a failure naming `what` after `ms`: uvu has no per-test timeout. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A promise awaited later: its rejection must not count as unhandled meanwhile. */
+export function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/** Samples the settled heap until it is within `bound` of `baseline` (cleanup is asynchronous) or 15 s passed. */
+export async function settleHeap(baseline: number, bound: number): Promise<{ heapUsed: number; arrayBuffers: number }> {
+  const deadline = Date.now() + 15_000;
+  let sample = settledMemory();
+  while (sample.heapUsed - baseline >= bound && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    sample = settledMemory();
+  }
+  return sample;
+}
+
+/** Prints the corpus figures and fails when the heap did not come back within `bound`. */
+export function reportHeap(label: string, baseline: { heapUsed: number; arrayBuffers: number }, after: { heapUsed: number; arrayBuffers: number }, bound: number): void {
+  const growth = after.heapUsed - baseline.heapUsed;
+  console.log(
+    `${label}; heap ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} (growth ${mib(growth)}, bound ${mib(bound)}), ` +
+      `arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(after.arrayBuffers)}`,
+  );
+  if (growth >= bound) throw new Error(`heap grew by ${mib(growth)}, more than ${mib(bound)}`);
+}
