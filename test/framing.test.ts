@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FRAME_BYTES, FrameDecoder, FrameType, encodeJoin, encodeLeave, encodeMessage, encodePing } from '../src/mesh/framing.js';
+import { FRAME_BYTES, FrameDecoder, FrameType, encodeGoodbye, encodeJoin, encodeLeave, encodeMessage, encodePing } from '../src/mesh/framing.js';
 import { backoffDelay } from '../src/mesh/timers.js';
 import { parseMeshSignal } from '../src/mesh/envelope.js';
 import { P2PError } from '../src/errors.js';
@@ -86,6 +86,8 @@ test('hostile frames throw typed errors and never allocate the announced size', 
   interleaved.decode(header(100));
   assert.is(codeOf(() => interleaved.decode(header(100))), 'ERR_PROTOCOL');
   assert.is(codeOf(() => fresh().decode(encodePing())), undefined);
+  assert.equal(fresh().decode(encodeGoodbye()), { kind: 'goodbye' });
+  assert.is(codeOf(() => fresh().decode(Uint8Array.of(FrameType.GOODBYE, 0))), 'ERR_PROTOCOL');
 });
 
 test('a chunk header announcing the maximum holds only what has arrived', () => {

@@ -22,6 +22,12 @@ export const FrameType = {
   JOIN: 5,
   /** u16 channel: the sender left that channel's topic. */
   LEAVE: 6,
+  /**
+   * The sender is closing the link and writes nothing more: the receiver closes its side at
+   * once. The side that closes a data channel must be the one not writing to it: @roamhq/wrtc
+   * frees a channel closed by the remote on its own thread, under a send in progress (segfault).
+   */
+  GOODBYE: 7,
 } as const;
 
 /** Most channels one remote may announce; more is a protocol error (bounded memory). */
@@ -78,6 +84,10 @@ export function encodePing(): Uint8Array {
   return Uint8Array.of(FrameType.PING);
 }
 
+export function encodeGoodbye(): Uint8Array {
+  return Uint8Array.of(FrameType.GOODBYE);
+}
+
 export function encodeJoin(channel: number, topic: string): Uint8Array {
   const name = textEncoder.encode(topic);
   const frame = new Uint8Array(3 + name.byteLength);
@@ -105,6 +115,7 @@ export type DecodedFrame =
   | { kind: 'join'; channel: number; topic: string }
   | { kind: 'leave'; channel: number }
   | { kind: 'ping' }
+  | { kind: 'goodbye' }
   | { kind: 'partial' };
 
 /**
@@ -130,6 +141,7 @@ export class FrameDecoder {
     if (!(frame instanceof Uint8Array) || frame.byteLength === 0) throw protocolError('an empty or non-binary frame');
     const type = frame[0];
     if (type === FrameType.PING && frame.byteLength === 1) return { kind: 'ping' };
+    if (type === FrameType.GOODBYE && frame.byteLength === 1) return { kind: 'goodbye' };
     if (type === FrameType.CONTINUE) return this.continue(frame.subarray(1));
     if (frame.byteLength < 3) throw protocolError(`a truncated frame of type ${String(type)}`);
     const channel = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint16(1);

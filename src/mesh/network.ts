@@ -109,7 +109,7 @@ export class MeshNetwork implements PeerLinkEvents {
   }
 
   /** A topic handler closed: tell every link, forget the topic, end the network after the last. */
-  closeTopic(handle: TopicHandle): void {
+  async closeTopic(handle: TopicHandle): Promise<void> {
     if (this.topics.get(handle.topic) !== handle) return;
     this.topics.delete(handle.topic);
     for (const link of this.links.values()) {
@@ -221,7 +221,7 @@ export class MeshNetwork implements PeerLinkEvents {
 
   /** A link no local topic shares any more, to a peer no topic's signaling reaches, is closed. */
   private closeIfIdle(link: PeerLink): void {
-    if (link.topicPeers.size === 0 && !this.reach.has(link.remoteId)) link.close();
+    if (link.topicPeers.size === 0 && !this.reach.has(link.remoteId)) void link.closeGracefully();
   }
 
   private onRemoteJoin(link: PeerLink, topic: string): void {
@@ -253,7 +253,7 @@ export class MeshNetwork implements PeerLinkEvents {
     for (const handle of this.topics.values()) void link.send([encodeJoin(handle.channel, handle.topic)]).catch(() => {});
   }
 
-  frame(link: PeerLink, frame: Exclude<DecodedFrame, { kind: 'ping' | 'partial' }>): void {
+  frame(link: PeerLink, frame: Exclude<DecodedFrame, { kind: 'ping' | 'partial' | 'goodbye' }>): void {
     if (frame.kind === 'join') {
       const previous = link.remoteChannels.get(frame.channel);
       if (previous === undefined && link.remoteChannels.size >= MAX_CHANNELS) {
@@ -289,11 +289,12 @@ export class MeshNetwork implements PeerLinkEvents {
     this.retryLater(link.remoteId, backoffDelay(failures - 1, this.options.reconnectMinDelayMs, this.options.reconnectMaxDelayMs));
   }
 
-  private end(): void {
+  private async end(): Promise<void> {
     this.ended = true;
     this.timers.dispose();
     this.rtc.dispose();
-    for (const link of [...this.links.values()]) link.close();
+    const links = [...this.links.values()];
     this.links.clear();
+    await Promise.all(links.map((link) => link.closeGracefully()));
   }
 }

@@ -2,7 +2,7 @@ import type SimplePeer from 'simple-peer';
 import { P2PError, P2PErrorCode, toP2PError, withPeerId } from '../errors.js';
 import type { P2PPeer } from '../types.js';
 import type { RtcSignalData } from './envelope.js';
-import { FrameDecoder, encodePing, type DecodedFrame } from './framing.js';
+import { FrameDecoder, encodeGoodbye, encodePing, type DecodedFrame } from './framing.js';
 import { destroyRtc } from './rtc-factory.js';
 import { TimerSet, type Clock } from './timers.js';
 import type { WebRTCImplementation } from './wrtc.js';
@@ -21,12 +21,16 @@ export interface PeerLinkEvents {
   signal(link: PeerLink, data: RtcSignalData): void;
   open(link: PeerLink): void;
   /** A message, or the remote joining or leaving a topic on this link. */
-  frame(link: PeerLink, frame: Exclude<DecodedFrame, { kind: 'ping' | 'partial' }>): void;
+  frame(link: PeerLink, frame: Exclude<DecodedFrame, { kind: 'ping' | 'partial' | 'goodbye' }>): void;
   /** Once per link; `error` is undefined for an orderly close by either side. */
   closed(link: PeerLink, error: P2PError | undefined): void;
 }
 
-type LinkState = 'connecting' | 'open' | 'closed';
+/** `closing`: our GOODBYE is out, nothing more is written, the remote is to close first. */
+type LinkState = 'connecting' | 'open' | 'closing' | 'closed';
+
+/** How long a graceful close waits for the remote to close its side after our GOODBYE. */
+const GOODBYE_WAIT_MS = 1_000;
 
 /**
  * One WebRTC connection attempt to one remote peer: simple-peer underneath, plus the connect
@@ -54,6 +58,9 @@ export class PeerLink {
   private lastSentAt: number;
   private frozen = false;
   private readonly cancelConnectTimeout: () => void;
+  private onClosed: () => void = () => {};
+  /** Settles when the link is closed, however that happened. */
+  private readonly closedPromise = new Promise<void>((resolve) => (this.onClosed = resolve));
 
   constructor(
     readonly remoteId: string,
@@ -104,10 +111,31 @@ export class PeerLink {
   close(error?: P2PError): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.onClosed();
     this.timers.dispose();
     this.releaseDrainWaiters(this.notConnected());
     destroyRtc(this.rtc);
     if (!this.frozen) this.events.closed(this, error);
+  }
+
+  /**
+   * Closes after the messages already queued: sends GOODBYE, writes nothing more, and lets the
+   * remote close first (at most GOODBYE_WAIT_MS), so no close reaches the remote mid-send.
+   */
+  async closeGracefully(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') return this.closedPromise;
+    if (this.state !== 'open' || this.frozen) return this.close();
+    // Bounds the whole goodbye, including a queue held up by back-pressure.
+    this.timers.after(GOODBYE_WAIT_MS, () => this.close());
+    await Promise.race([this.sendQueue, this.closedPromise]);
+    if (this.state !== 'open') return this.closedPromise;
+    this.state = 'closing';
+    try {
+      this.rtc.write(encodeGoodbye());
+    } catch {
+      this.close();
+    }
+    return this.closedPromise;
   }
 
   /** Simulates a crashed process: no heartbeat, no answer, no event, until close(). */
@@ -135,6 +163,8 @@ export class PeerLink {
   }
 
   private onFrame(frame: Uint8Array): void {
+    // Both sides saying goodbye at once: neither waits for the other any longer.
+    if (this.state === 'closing' && frame.byteLength === 1 && frame[0] === encodeGoodbye()[0]) return this.close();
     if (this.state !== 'open' || this.frozen) return;
     this.lastReceivedAt = this.settings.clock.now();
     let decoded;
@@ -145,6 +175,8 @@ export class PeerLink {
       this.close(withPeerId(framingError, this.remoteId));
       return;
     }
+    // The remote writes nothing more: closing our side now is what keeps its last send safe.
+    if (decoded.kind === 'goodbye') return this.close();
     if (decoded.kind !== 'ping' && decoded.kind !== 'partial') this.events.frame(this, decoded);
   }
 

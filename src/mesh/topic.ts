@@ -63,7 +63,6 @@ export class TopicHandle {
   }
 
   private async teardown(): Promise<void> {
-    this.network.closeTopic(this);
-    await this.signaling.leave();
+    await Promise.all([this.network.closeTopic(this), this.signaling.leave()]);
   }
 }
