@@ -12,20 +12,12 @@ import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import { randomId } from '../src/mesh/options.js';
 import { next, until } from './helpers/wait.js';
 import { freePort, startMosquitto } from './fixtures/mqtt-mosquitto.js';
-import { FAST, MqttWorld, bothConnected, type Peer } from './fixtures/mqtt-world.js';
+import { FAST, MqttWorld, bothConnected, roundTrip } from './fixtures/mqtt-world.js';
 
 const world = new MqttWorld();
 const topic = () => `room-${randomId(12)}`;
 
 test.after.each(() => world.cleanup());
-
-async function roundTrip(a: Peer, b: Peer): Promise<void> {
-  const onA = a.connects.find((peer) => peer.id === b.peerId)!;
-  const id = randomId(8);
-  const seen = next(b.message$, `${b.peerId} message$`, 5_000, ({ message }) => message.id === id);
-  await a.send(onA, { id, method: 'ping', params: [] });
-  await seen;
-}
 
 const ports = (broker: { url: string; wsUrl: string }) => ({ port: Number(new URL(broker.url).port), wsPort: Number(new URL(broker.wsUrl).port) });
 

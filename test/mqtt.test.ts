@@ -14,7 +14,7 @@ import type { P2PError } from '../src/errors.js';
 import type { SignalingEvents } from '../src/mesh/signaling.js';
 import { randomId } from '../src/mesh/options.js';
 import { next, until } from './helpers/wait.js';
-import { MqttWorld, bothConnected, roomKeys, type Peer } from './fixtures/mqtt-world.js';
+import { MqttWorld, bothConnected, roundTrip, roomKeys } from './fixtures/mqtt-world.js';
 
 const world = new MqttWorld();
 let broker: MqttBroker;
@@ -34,15 +34,6 @@ test.after.each(async () => {
   process.off('uncaughtException', onCrash);
   assert.equal(crashes.splice(0), [], 'no unhandled rejection or exception');
 });
-
-/** A sends B a request and B sees it: the link works. */
-async function roundTrip(a: Peer, b: Peer): Promise<void> {
-  const onA = a.connects.find((peer) => peer.id === b.peerId)!;
-  const id = randomId(8);
-  const seen = next(b.message$, `${b.peerId} message$`, 5_000, ({ message }) => message.id === id);
-  await a.send(onA, { id, method: 'ping', params: [] });
-  await seen;
-}
 
 const codes = (errors: P2PError[]): string[] => errors.map((error) => error.code);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
