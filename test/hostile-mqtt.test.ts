@@ -15,7 +15,7 @@ import { startMqttBroker, type MqttBroker } from '../handlers/mqtt/broker.js';
 import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { DEFAULT_SEED, CorpusRun, mqttCorpus, type Session } from './helpers/hostile-frames.js';
-import { exchange, mib, reportHeap, settledLater, settledMemory, settleHeap, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
+import { checkAfterCorpus, mib, settledLater, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
 import { until } from './helpers/wait.js';
 import { FAST } from './fixtures/mqtt-world.js';
 
@@ -108,14 +108,15 @@ test('a seeded corpus of hostile MQTT packets: no crash, other rooms pair during
     assert.ok(corpus.messages >= MIN_MESSAGES, `corpus of ${corpus.messages} messages`);
     assert.ok(held.length > 40, 'half-open sockets are still held');
 
-    // While the half-open sockets still hang: the old pair talks, a new pair meets.
-    await wellBehavedPair((room) => open(broker, room), 'calm-room-after', 'pair made after the corpus');
-    await exchange(before.a, before.onA, before.b, 'the pair made before the corpus, after it');
-
-    for (const socket of held.splice(0)) socket.destroy();
-    await Promise.all(handlers.splice(0).map((handler) => handler.close()));
-    const after = await settleHeap(baseline.heapUsed, HEAP_BOUND_BYTES);
-    reportHeap(`hostile MQTT: seed ${DEFAULT_SEED}, ${corpus.describe()}, ${corpusMs} ms`, baseline, after, HEAP_BOUND_BYTES);
+    await checkAfterCorpus({
+      label: `hostile MQTT: seed ${DEFAULT_SEED}, ${corpus.describe()}, ${corpusMs} ms`,
+      open: (room) => open(broker, room),
+      before,
+      held,
+      handlers,
+      baseline,
+      heapBound: HEAP_BOUND_BYTES,
+    });
     assert.equal(escapes.escaped, [], 'an error escaped as an unhandled rejection or exception');
   } finally {
     escapes.stop();

@@ -16,7 +16,7 @@ import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay.
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { until } from './helpers/wait.js';
 import { DEFAULT_SEED, CorpusRun, nostrCorpus, type Session } from './helpers/hostile-frames.js';
-import { exchange, halfOpenWebSocket, reportHeap, settledLater, settledMemory, settleHeap, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
+import { checkAfterCorpus, halfOpenWebSocket, settledLater, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
 
 /** Heap growth allowed once every hostile connection is gone. */
 const HEAP_BOUND_BYTES = 12 * 1024 * 1024;
@@ -84,13 +84,15 @@ test('a seeded corpus of hostile NIP-01 messages: no crash, other rooms pair dur
     const corpusMs = Date.now() - started;
     assert.ok(corpus.messages >= MIN_MESSAGES, `corpus of ${corpus.messages} messages`);
 
-    await wellBehavedPair((room) => open(relay, room), 'calm-room-after', 'pair made after the corpus');
-    await exchange(before.a, before.onA, before.b, 'the pair made before the corpus, after it');
-
-    for (const socket of held.splice(0)) socket.destroy();
-    await Promise.all(handlers.splice(0).map((handler) => handler.close()));
-    const after = await settleHeap(baseline.heapUsed, HEAP_BOUND_BYTES);
-    reportHeap(`hostile Nostr: seed ${DEFAULT_SEED}, ${corpus.describe()}, ${corpusMs} ms`, baseline, after, HEAP_BOUND_BYTES);
+    await checkAfterCorpus({
+      label: `hostile Nostr: seed ${DEFAULT_SEED}, ${corpus.describe()}, ${corpusMs} ms`,
+      open: (room) => open(relay, room),
+      before,
+      held,
+      handlers,
+      baseline,
+      heapBound: HEAP_BOUND_BYTES,
+    });
     assert.equal(escapes.escaped, [], 'an error escaped as an unhandled rejection or exception');
   } finally {
     escapes.stop();

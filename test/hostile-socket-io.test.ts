@@ -155,7 +155,6 @@ async function playHalfOpen(server: SocketIoSignalingServer, session: SocketIoSe
  */
 async function hostileRun(name: string, servers: SocketIoSignalingServer[], minMessages: number): Promise<void> {
   const escapes = watchEscapes();
-  const server = servers[0]!;
   let ids = 0;
   const open = async (room: string) => {
     const url = servers[ids % servers.length]!.url;

@@ -138,3 +138,26 @@ export function reportHeap(label: string, baseline: { heapUsed: number; arrayBuf
   );
   if (growth >= bound) throw new Error(`heap grew by ${mib(growth)}, more than ${mib(bound)}`);
 }
+
+/**
+ * What follows a corpus, while its half-open sockets still hang: a new pair meets and the pair
+ * made before still talks; then every socket and handler goes, and the heap must come back
+ * within `heapBound` of `baseline` (printed under `label`).
+ */
+export async function checkAfterCorpus(options: {
+  label: string;
+  open: (room: string) => Promise<WebRTCMeshHandler>;
+  before: Pair;
+  held: Array<{ destroy(): void }>;
+  handlers: WebRTCMeshHandler[];
+  baseline: { heapUsed: number; arrayBuffers: number };
+  heapBound: number;
+}): Promise<void> {
+  const { label, open, before, held, handlers, baseline, heapBound } = options;
+  await wellBehavedPair(open, 'calm-room-after', 'pair made after the corpus');
+  await exchange(before.a, before.onA, before.b, 'the pair made before the corpus, after it');
+  for (const socket of held.splice(0)) socket.destroy();
+  await Promise.all(handlers.splice(0).map((handler) => handler.close()));
+  const after = await settleHeap(baseline.heapUsed, heapBound);
+  reportHeap(label, baseline, after, heapBound);
+}
