@@ -2,7 +2,7 @@ import type SimplePeer from 'simple-peer';
 import { P2PError, P2PErrorCode, toP2PError, withPeerId } from '../errors.js';
 import type { P2PPeer } from '../types.js';
 import type { RtcSignalData } from './envelope.js';
-import { FrameDecoder, encodeGoodbye, encodePing, type DecodedFrame } from './framing.js';
+import { FrameDecoder, FrameType, encodeGoodbye, encodePing, type DecodedFrame } from './framing.js';
 import { destroyRtc } from './rtc-factory.js';
 import { TimerSet, type Clock } from './timers.js';
 import type { WebRTCImplementation } from './wrtc.js';
@@ -164,7 +164,7 @@ export class PeerLink {
 
   private onFrame(frame: Uint8Array): void {
     // Both sides saying goodbye at once: neither waits for the other any longer.
-    if (this.state === 'closing' && frame.byteLength === 1 && frame[0] === encodeGoodbye()[0]) return this.close();
+    if (this.state === 'closing' && frame.byteLength === 1 && frame[0] === FrameType.GOODBYE) return this.close();
     if (this.state !== 'open' || this.frozen) return;
     this.lastReceivedAt = this.settings.clock.now();
     let decoded;
