@@ -2,7 +2,7 @@
 import type { Socket } from 'socket.io';
 import { P2PErrorCode } from '../../src/errors.js';
 import type { JoinMessage, ServerToClientEvents, SignalMessage, SignalingErrorMessage, SignalingEvent } from './protocol.js';
-import type { MessageRateLimiter } from './server-limits.js';
+import { MessageRateLimiter } from './server-limits.js';
 
 export type ClientSocket = Socket<Record<string, (...args: unknown[]) => void>, ServerToClientEvents>;
 /** What a handler returns: nothing on success, the error to report otherwise. */
@@ -40,12 +40,14 @@ export function relayed(socket: ClientSocket, message: SignalMessage): SignalMes
   return identity === undefined ? message : { ...message, identity };
 }
 
-/** What the server keeps per socket (beside socket.io's own). */
-export interface SocketState {
-  limiter: MessageRateLimiter;
+/**
+ * What the server keeps per socket (beside socket.io's own): its rate limit and its queue,
+ * in one object because each object costs a header and a reference on every socket.
+ */
+export class SocketState extends MessageRateLimiter {
   /** Messages waiting behind an unfinished asynchronous (Redis) join, in order. */
-  queue: Promise<void> | undefined;
-  queued: number;
+  queue: Promise<void> | undefined = undefined;
+  queued = 0;
 }
 
 /** Runs `work` after the socket's earlier messages, then answers with `done`. */

@@ -26,10 +26,14 @@ export function hostHttp(borrowed: HttpServer | HttpsServer | undefined): HttpHo
   const connections = new Set<NetSocket>();
   if (!borrowed) {
     // Only for an owned server: a client that never completes the close handshake must not
-    // keep close() (and the process) waiting for ws's 30 s close timeout.
+    // keep close() (and the process) waiting for ws's 30 s close timeout. One listener for
+    // every connection: a `once` closure per connection costs ~250 bytes while it is open.
+    function forget(this: NetSocket): void {
+      connections.delete(this);
+    }
     server.on('connection', (connection: NetSocket) => {
       connections.add(connection);
-      connection.once('close', () => connections.delete(connection));
+      connection.on('close', forget);
     });
   }
   const restoreListeners = snapshotListeners(server);

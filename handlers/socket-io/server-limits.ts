@@ -2,9 +2,14 @@
 
 /** A socket that stops being rate-limited for this long is forgiven its earlier drops. */
 export const DROP_FORGIVE_MS = 10_000;
+/** The bucket counts thousandths of a message, so that whole rates refill by whole numbers. */
+const MILLI = 1000;
 
-/** One function for every limiter: a default-parameter arrow would be a closure per socket. */
-const monotonicNow = () => performance.now();
+/**
+ * One function for every limiter: a default-parameter arrow would be a closure per socket.
+ * Whole milliseconds: a fractional time in a field costs every limiter a boxed number.
+ */
+const monotonicNow = () => Math.floor(performance.now());
 
 export type RateVerdict = 'accept' | 'drop' | 'disconnect';
 
@@ -16,38 +21,56 @@ export interface RateLimiterOptions {
   now?: () => number;
 }
 
-export class MessageRateLimiter {
-  private readonly ratePerMs: number;
-  private readonly burst: number;
-  private readonly maxDropped: number;
-  private readonly now: () => number;
-  private tokens: number;
-  private refilledAt: number;
-  private dropped = 0;
-  private lastDropAt = Number.NEGATIVE_INFINITY;
+/** The limits every socket of one server shares: made once, so a limiter holds only its own counts. */
+export class RatePolicy {
+  /** Thousandths of a message earned per millisecond (= messages per second). */
+  readonly creditPerMs: number;
+  readonly maxCredit: number;
+  readonly maxDropped: number;
+  readonly now: () => number;
 
   constructor({ messagesPerSecond, messageBurst, maxDroppedMessages, now = monotonicNow }: RateLimiterOptions) {
-    this.ratePerMs = messagesPerSecond / 1000;
-    this.burst = messageBurst;
+    this.creditPerMs = messagesPerSecond;
+    this.maxCredit = messageBurst * MILLI;
     this.maxDropped = maxDroppedMessages;
     this.now = now;
-    this.tokens = messageBurst;
-    this.refilledAt = now();
+  }
+}
+
+export class MessageRateLimiter {
+  private readonly policy: RatePolicy;
+  /** Thousandths of a message; a whole number while the rate is one (no boxed double per socket). */
+  private credit: number;
+  private refilledAt: number;
+  private dropped = 0;
+  /** Long enough ago that the first drop starts a fresh count (a small integer, unlike -Infinity). */
+  private lastDropAt = -DROP_FORGIVE_MS - 1;
+
+  constructor(policy: RatePolicy | RateLimiterOptions) {
+    this.policy = policy instanceof RatePolicy ? policy : new RatePolicy(policy);
+    this.credit = this.policy.maxCredit;
+    this.refilledAt = this.policy.now();
+  }
+
+  /** The policy's time of the last message taken, or of the limiter's creation before any. */
+  get lastMessageAt(): number {
+    return this.refilledAt;
   }
 
   /** Accounts for one incoming message. */
   take(): RateVerdict {
-    const now = this.now();
+    const { policy } = this;
+    const now = policy.now();
     // Refilled lazily on each message, so an idle socket costs no timer.
-    this.tokens = Math.min(this.burst, this.tokens + (now - this.refilledAt) * this.ratePerMs);
+    this.credit = Math.min(policy.maxCredit, this.credit + (now - this.refilledAt) * policy.creditPerMs);
     this.refilledAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    if (this.credit >= MILLI) {
+      this.credit -= MILLI;
       return 'accept';
     }
     if (now - this.lastDropAt > DROP_FORGIVE_MS) this.dropped = 0;
     this.lastDropAt = now;
     this.dropped += 1;
-    return this.dropped > this.maxDropped ? 'disconnect' : 'drop';
+    return this.dropped > policy.maxDropped ? 'disconnect' : 'drop';
   }
 }

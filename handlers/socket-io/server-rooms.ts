@@ -25,8 +25,11 @@ export interface RoomLimits {
 export class RoomRegistry<C extends object> {
   /** room → peer id → member. Insertion order gives a stable `joined` list. */
   private readonly rooms = new Map<string, Map<string, Member<C>>>();
-  /** client → room → the peer id it holds there. */
-  private readonly clients = new Map<C, Map<string, string>>();
+  /**
+   * client → [room, peer id it holds there, room, peer id, …]. A flat array, not a Map per
+   * client: most clients hold one room, and an array of two costs a third of a Map.
+   */
+  private readonly clients = new Map<C, string[]>();
   private readonly key = randomBytes(32);
   private members = 0;
 
@@ -41,12 +44,12 @@ export class RoomRegistry<C extends object> {
   }
 
   join(client: C, room: string, peerId: string, token?: string): JoinResult<C> {
-    const held = this.clients.get(client)?.get(room);
+    const held = this.peerIdOf(client, room);
     if (held === peerId) return { ok: true, kind: 'rejoined' };
     if (held !== undefined) {
       return fail(P2PErrorCode.PROTOCOL, `already in room "${room}" as "${held}"; leave it first`);
     }
-    const roomsHeld = this.clients.get(client)?.size ?? 0;
+    const roomsHeld = (this.clients.get(client)?.length ?? 0) / 2;
     if (roomsHeld >= this.limits.maxRoomsPerSocket) {
       return fail(P2PErrorCode.LIMIT_EXCEEDED, `at most ${this.limits.maxRoomsPerSocket} rooms per socket`);
     }
@@ -75,7 +78,7 @@ export class RoomRegistry<C extends object> {
 
   /** Returns the peer id the client gave up, or undefined when it was not in the room. */
   leave(client: C, room: string): string | undefined {
-    const peerId = this.clients.get(client)?.get(room);
+    const peerId = this.peerIdOf(client, room);
     if (peerId === undefined) return undefined;
     this.forget(client, room);
     const members = this.rooms.get(room);
@@ -88,7 +91,8 @@ export class RoomRegistry<C extends object> {
 
   /** Removes the client from every room; returns the rooms it was in. */
   leaveAll(client: C): string[] {
-    const rooms = [...(this.clients.get(client)?.keys() ?? [])];
+    const held = this.clients.get(client) ?? [];
+    const rooms = held.filter((_, index) => index % 2 === 0);
     for (const room of rooms) this.leave(client, room);
     return rooms;
   }
@@ -102,23 +106,33 @@ export class RoomRegistry<C extends object> {
   }
 
   peerIdOf(client: C, room: string): string | undefined {
-    return this.clients.get(client)?.get(room);
+    const held = this.clients.get(client);
+    if (!held) return undefined;
+    for (let index = 0; index < held.length; index += 2) if (held[index] === room) return held[index + 1];
+    return undefined;
   }
 
   private hash(token: string): Buffer {
     return createHmac('sha256', this.key).update(token).digest();
   }
 
+  /** Only for a room the client does not hold yet. */
   private remember(client: C, room: string, peerId: string): void {
-    const rooms = this.clients.get(client) ?? new Map<string, string>();
-    rooms.set(room, peerId);
-    this.clients.set(client, rooms);
+    const held = this.clients.get(client);
+    if (held) held.push(room, peerId);
+    else this.clients.set(client, [room, peerId]);
   }
 
   private forget(client: C, room: string): void {
-    const rooms = this.clients.get(client);
-    rooms?.delete(room);
-    if (rooms?.size === 0) this.clients.delete(client);
+    const held = this.clients.get(client);
+    if (!held) return;
+    for (let index = 0; index < held.length; index += 2) {
+      if (held[index] === room) {
+        held.splice(index, 2);
+        break;
+      }
+    }
+    if (held.length === 0) this.clients.delete(client);
   }
 }
 

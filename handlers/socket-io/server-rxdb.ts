@@ -18,12 +18,22 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { P2PErrorCode } from '../../src/errors.js';
 import { randomId } from '../../src/mesh/options.js';
 import { isValidId } from './protocol.js';
-import { MessageRateLimiter } from './server-limits.js';
+import { MessageRateLimiter, RatePolicy } from './server-limits.js';
 import type { Handshake, ResolvedOptions } from './server-options.js';
 import { RoomRegistry } from './server-rooms.js';
 
 /** RxDB's server drops a client silent for this long (its clients ping every 60 s). */
 export const RXDB_SILENCE_LIMIT_MS = 2 * 60_000;
+
+/** What the endpoint keeps per client: its id and, in the same object, its rate limit and last message time. */
+class RxdbClient extends MessageRateLimiter {
+  constructor(
+    policy: RatePolicy,
+    readonly id: string,
+  ) {
+    super(policy);
+  }
+}
 
 export interface RxdbSignaling {
   readonly clients: () => number;
@@ -33,9 +43,10 @@ export interface RxdbSignaling {
 export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: ResolvedOptions): RxdbSignaling {
   const { rxdbPath, path: socketIoPath } = config;
   const registry = new RoomRegistry<WebSocket>(config);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes * 2 + 16 * 1024 });
-  const lastHeard = new Map<WebSocket, number>();
-  const ids = new Map<WebSocket, string>();
+  // `clients` below tracks the sockets: ws's own tracking would add a Set entry and a closure per socket.
+  const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxPayloadBytes * 2 + 16 * 1024 });
+  const policy = new RatePolicy(config);
+  const clients = new Map<WebSocket, RxdbClient>();
 
   const send = (socket: WebSocket, message: object) => {
     if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
@@ -49,9 +60,8 @@ export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: Re
     }
   };
 
-  function onMessage(socket: WebSocket, raw: RawData, binary: boolean, limiter: MessageRateLimiter): void {
-    lastHeard.set(socket, Date.now());
-    const verdict = limiter.take();
+  function onMessage(socket: WebSocket, raw: RawData, binary: boolean, client: RxdbClient): void {
+    const verdict = client.take(); // also the time last heard, for the silence sweep
     if (verdict === 'disconnect') return socket.terminate();
     if (verdict === 'drop') return refuse(socket, P2PErrorCode.LIMIT_EXCEEDED, `over ${config.messagesPerSecond} messages per second`);
     const text = binary ? undefined : raw.toString();
@@ -62,7 +72,7 @@ export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: Re
       message = undefined;
     }
     if (typeof message !== 'object' || message === null) return refuse(socket, P2PErrorCode.PROTOCOL, 'expected a JSON object');
-    const self = ids.get(socket)!;
+    const self = client.id;
     if (message.type === 'ping') return;
     if (message.type === 'join') {
       if (!isValidId(message.room)) return refuse(socket, P2PErrorCode.PROTOCOL, 'join needs a room of 1 to 256 characters');
@@ -86,26 +96,33 @@ export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: Re
     refuse(socket, P2PErrorCode.PROTOCOL, 'unknown message type; expected join, signal or ping');
   }
 
+  // Listeners shared by every socket (ws calls them with the socket as `this`): closures per
+  // socket would cost ~60 bytes each.
+  function onSocketMessage(this: WebSocket, raw: RawData, binary: boolean): void {
+    const client = clients.get(this);
+    if (!client) return;
+    try {
+      onMessage(this, raw, binary, client);
+    } catch {
+      // A bug here must cost one message, never the process.
+      refuse(this, P2PErrorCode.SIGNALING, 'internal server error');
+    }
+  }
+  function onSocketError(this: WebSocket): void {
+    this.terminate();
+  }
+  function onSocketClose(this: WebSocket): void {
+    clients.delete(this);
+    for (const room of registry.leaveAll(this)) broadcastJoined(room);
+  }
+
   function onConnection(socket: WebSocket): void {
-    const self = randomId(12);
-    ids.set(socket, self);
-    lastHeard.set(socket, Date.now());
-    const limiter = new MessageRateLimiter(config);
-    socket.on('message', (raw, binary) => {
-      try {
-        onMessage(socket, raw, binary, limiter);
-      } catch {
-        // A bug here must cost one message, never the process.
-        refuse(socket, P2PErrorCode.SIGNALING, 'internal server error');
-      }
-    });
-    socket.on('error', () => socket.terminate());
-    socket.on('close', () => {
-      ids.delete(socket);
-      lastHeard.delete(socket);
-      for (const room of registry.leaveAll(socket)) broadcastJoined(room);
-    });
-    send(socket, { type: 'init', yourPeerId: self });
+    const client = new RxdbClient(policy, randomId(12));
+    clients.set(socket, client);
+    socket.on('message', onSocketMessage);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    send(socket, { type: 'init', yourPeerId: client.id });
   }
 
   async function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -126,18 +143,18 @@ export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: Re
   const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void onUpgrade(request, socket, head);
   server.on('upgrade', upgrade);
   const sweep = setInterval(() => {
-    const silentSince = Date.now() - RXDB_SILENCE_LIMIT_MS;
-    for (const [socket, heard] of lastHeard) if (heard < silentSince) socket.terminate();
+    const silentSince = policy.now() - RXDB_SILENCE_LIMIT_MS;
+    for (const [socket, client] of clients) if (client.lastMessageAt < silentSince) socket.terminate();
   }, RXDB_SILENCE_LIMIT_MS / 4);
 
   let closing: Promise<void> | undefined;
   return {
-    clients: () => ids.size,
+    clients: () => clients.size,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         clearInterval(sweep);
         server.off('upgrade', upgrade);
-        for (const socket of wss.clients) socket.terminate();
+        for (const socket of clients.keys()) socket.terminate();
         wss.close(() => resolve());
       })),
   };

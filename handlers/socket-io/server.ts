@@ -17,13 +17,14 @@ import {
   type SignalingErrorMessage,
 } from './protocol.js';
 import { hostHttp } from './server-http.js';
-import { MessageRateLimiter } from './server-limits.js';
+import { RatePolicy } from './server-limits.js';
 import { resolveOptions, type SocketIoSignalingServerOptions } from './server-options.js';
 import { clusterDirectory } from './server-cluster.js';
-import { enqueue, failure, type ClientSocket, type Outcome, type SocketState } from './server-common.js';
+import { SocketState, enqueue, failure, type ClientSocket, type Outcome } from './server-common.js';
 import { localDirectory } from './server-local.js';
 import { attachRedis, type RedisLink } from './server-redis.js';
 import { attachRxdbSignaling } from './server-rxdb.js';
+import { dropUpgradeResponses, releaseRequest } from './server-engine.js';
 
 export type { CorsOrigin, Handshake, SocketIoSignalingServerOptions } from './server-options.js';
 
@@ -75,6 +76,7 @@ export async function startSocketIoSignalingServer(
     destroyUpgrade: config.rxdbPath === false,
     ...(config.corsOrigin === undefined ? {} : { cors: { origin: config.corsOrigin } }),
   });
+  dropUpgradeResponses(io);
   let redis: RedisLink | undefined;
   try {
     redis = config.redis === undefined ? undefined : await attachRedis(io, config.redis);
@@ -129,13 +131,14 @@ export async function startSocketIoSignalingServer(
   // Per-socket state lives here, not in `socket.data` (which crosses Redis in cluster mode),
   // and the listeners below are made once per server: closures per socket cost ~1 KiB each.
   const states = new WeakMap<ClientSocket, SocketState>();
+  const policy = new RatePolicy(config);
 
   function onEvent(this: ClientSocket, event: unknown, ...args: unknown[]): void {
     const socket = this;
     const state = states.get(socket);
     if (!state) return;
     const ack = ackOf(args);
-    const verdict = state.limiter.take();
+    const verdict = state.take();
     const known = CLIENT_EVENTS.has(event) ? (event as SignalingEvent) : undefined;
     if (verdict !== 'accept') {
       const text = `rate limit of ${config.messagesPerSecond} messages per second exceeded; message dropped`;
@@ -176,7 +179,8 @@ export async function startSocketIoSignalingServer(
   // Events go through onAny, which socket.io calls before dispatching them to named listeners
   // (there are none): one shared function checks the rate, the name and the queue.
   io.on('connection', (socket: ClientSocket) => {
-    states.set(socket, { limiter: new MessageRateLimiter(config), queue: undefined, queued: 0 });
+    releaseRequest(socket.conn); // after the middlewares (authenticate) read the handshake
+    states.set(socket, new SocketState(policy));
     socket.onAny(onEvent);
     socket.on('disconnect', onDisconnect);
   });

@@ -1,0 +1,67 @@
+/**
+ * What engine.io keeps for every connection that nobody reads once the socket is connected,
+ * released so that an idle signaling socket costs less (P5 in BENCHMARKS.md):
+ *
+ * - the HTTP upgrade request (`conn.request`, ~0.9 KiB with its raw headers and stream
+ *   state). engine.io itself reads it only while the connection is being set up; socket.io
+ *   copies what it needs into `socket.handshake` and, for a later namespace connect on the
+ *   same connection, builds the handshake again from the stand-in left in its place.
+ * - the `close` listener engine.io's upgrade response object (`WebSocketResponse`) puts on the
+ *   TCP socket for HTTP middlewares. It lives as long as the socket and holds the request.
+ *   It is removed only when no middleware could be listening: none installed, or only the
+ *   CORS one engine.io installs for the `corsOrigin` option, which never listens for it.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Server } from 'socket.io';
+
+/** What stays of the upgrade request: the fields socket.io reads to build a handshake. */
+export interface ReleasedRequest {
+  headers: IncomingMessage['headers'];
+  url: string | undefined;
+  _query: unknown;
+  connection: { encrypted: boolean; remoteAddress: string | undefined };
+  socket: { encrypted: boolean; remoteAddress: string | undefined };
+}
+
+interface EngineInternals {
+  middlewares?: unknown[];
+  handleUpgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+}
+
+type OnceWrapper = ((...args: unknown[]) => void) & { listener?: unknown };
+
+/** Wraps engine.io's upgrade handling to drop its response object's socket listener. */
+export function dropUpgradeResponses(io: Server): void {
+  const engine = io.engine as unknown as EngineInternals;
+  const handleUpgrade = engine.handleUpgrade;
+  if (typeof handleUpgrade !== 'function' || !Array.isArray(engine.middlewares)) return;
+  // engine.io's own CORS middleware (from the `cors` option) is the only one installed yet.
+  const own = new Set(engine.middlewares);
+  engine.handleUpgrade = function (this: EngineInternals, request, socket, head) {
+    const before = socket.rawListeners('close');
+    handleUpgrade.call(this, request, socket, head);
+    if (!engine.middlewares!.every((middleware) => own.has(middleware))) return;
+    // The response object subscribes with `once` right in its constructor, synchronously;
+    // ws's own listeners are plain functions (no `listener` property).
+    for (const added of socket.rawListeners('close') as OnceWrapper[]) {
+      if (typeof added.listener === 'function' && !before.includes(added)) socket.removeListener('close', added);
+    }
+  };
+}
+
+/** Replaces a connected socket's upgrade request by the few fields socket.io reads from it. */
+export function releaseRequest(conn: { request?: unknown }): void {
+  const request = conn.request as IncomingMessage | ReleasedRequest | undefined;
+  if (!request || !('rawHeaders' in request)) return; // already released, or no request (WebTransport)
+  const encrypted = Boolean((request.socket as { encrypted?: boolean } | null)?.encrypted);
+  const origin = { encrypted, remoteAddress: request.socket?.remoteAddress };
+  const released: ReleasedRequest = {
+    headers: request.headers,
+    url: request.url,
+    _query: (request as { _query?: unknown })._query,
+    connection: origin,
+    socket: origin,
+  };
+  conn.request = released;
+}
