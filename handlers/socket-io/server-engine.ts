@@ -1,6 +1,6 @@
 /**
- * What engine.io keeps for every connection that nobody reads once the socket is connected,
- * released so that an idle signaling socket costs less (P5 in BENCHMARKS.md):
+ * What engine.io and socket.io keep for every connection that nobody reads once the socket is
+ * connected, released so that an idle signaling socket costs less (P5 in BENCHMARKS.md):
  *
  * - the HTTP upgrade request (`conn.request`, ~0.9 KiB with its raw headers and stream
  *   state). engine.io itself reads it only while the connection is being set up; socket.io
@@ -10,10 +10,13 @@
  *   TCP socket for HTTP middlewares. It lives as long as the socket and holds the request.
  *   It is removed only when no middleware could be listening: none installed, or only the
  *   CORS one engine.io installs for the `corsOrigin` option, which never listens for it.
+ * - the no-op `error` listener (`onUpgradeError`) engine.io puts on a new WebSocket until its
+ *   transport listens; on a fresh connection it stays for good, with its closure.
  */
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Server } from 'socket.io';
+import type { Server, Socket } from 'socket.io';
 
 /** What stays of the upgrade request: the fields socket.io reads to build a handshake. */
 export interface ReleasedRequest {
@@ -50,8 +53,34 @@ export function dropUpgradeResponses(io: Server): void {
   };
 }
 
+/**
+ * `socket.onAny(listener)`, minus the spare room: socket.io pushes onto a new array, which V8
+ * grows to 17 slots (~120 bytes per socket) for our single listener.
+ */
+export function listenToAll(socket: Socket, listener: (...args: any[]) => void): void {
+  socket.onAny(listener);
+  const holder = socket as unknown as { _anyListeners?: unknown };
+  const listeners = holder._anyListeners;
+  if (Array.isArray(listeners) && listeners.length === 1) holder._anyListeners = [listeners[0]];
+}
+
+/** What a connected socket keeps that nobody reads again. */
+export function releaseConnection(conn: { request?: unknown; transport?: unknown }): void {
+  releaseRequest(conn);
+  dropUpgradeErrorListener(conn);
+}
+
+function dropUpgradeErrorListener(conn: { transport?: unknown }): void {
+  const webSocket = (conn.transport as { socket?: Partial<EventEmitter> } | undefined)?.socket;
+  if (typeof webSocket?.listeners !== 'function' || typeof webSocket.removeListener !== 'function') return;
+  const listeners = webSocket.listeners('error');
+  // The transport's own listener stays: an 'error' nobody listens for would throw.
+  if (listeners.length < 2) return;
+  for (const listener of listeners) if (listener.name === 'onUpgradeError') webSocket.removeListener('error', listener as (...args: unknown[]) => void);
+}
+
 /** Replaces a connected socket's upgrade request by the few fields socket.io reads from it. */
-export function releaseRequest(conn: { request?: unknown }): void {
+function releaseRequest(conn: { request?: unknown }): void {
   const request = conn.request as IncomingMessage | ReleasedRequest | undefined;
   if (!request || !('rawHeaders' in request)) return; // already released, or no request (WebTransport)
   const encrypted = Boolean((request.socket as { encrypted?: boolean } | null)?.encrypted);

@@ -24,7 +24,7 @@ import { SocketState, enqueue, failure, type ClientSocket, type Outcome } from '
 import { localDirectory } from './server-local.js';
 import { attachRedis, type RedisLink } from './server-redis.js';
 import { attachRxdbSignaling } from './server-rxdb.js';
-import { dropUpgradeResponses, releaseRequest } from './server-engine.js';
+import { dropUpgradeResponses, listenToAll, releaseConnection } from './server-engine.js';
 
 export type { CorsOrigin, Handshake, SocketIoSignalingServerOptions } from './server-options.js';
 
@@ -179,9 +179,9 @@ export async function startSocketIoSignalingServer(
   // Events go through onAny, which socket.io calls before dispatching them to named listeners
   // (there are none): one shared function checks the rate, the name and the queue.
   io.on('connection', (socket: ClientSocket) => {
-    releaseRequest(socket.conn); // after the middlewares (authenticate) read the handshake
+    releaseConnection(socket.conn); // after the middlewares (authenticate) read the handshake
     states.set(socket, new SocketState(policy));
-    socket.onAny(onEvent);
+    listenToAll(socket, onEvent);
     socket.on('disconnect', onDisconnect);
   });
 
