@@ -35,6 +35,11 @@ class RxdbClient extends MessageRateLimiter {
   }
 }
 
+/** Shared by every upgrading socket: a closure per socket would stay on it for its whole life. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 export interface RxdbSignaling {
   readonly clients: () => number;
   close(): Promise<void>;
@@ -129,7 +134,7 @@ export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: Re
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path.startsWith(socketIoPath)) return; // socket.io answers its own upgrades
     if (path !== rxdbPath) return void socket.destroy();
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     if (config.authenticate) {
       const handshake = { headers: request.headers, address: request.socket.remoteAddress, url: request.url, query: {}, auth: {} };
       const accepted = await Promise.resolve()
