@@ -12,6 +12,7 @@
  *   CORS one engine.io installs for the `corsOrigin` option, which never listens for it.
  * - the no-op `error` listener (`onUpgradeError`) engine.io puts on a new WebSocket until its
  *   transport listens; on a fresh connection it stays for good, with its closure.
+ * - spare room in arrays V8 grew for one entry (`trim` below).
  */
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
@@ -54,20 +55,33 @@ export function dropUpgradeResponses(io: Server): void {
 }
 
 /**
- * `socket.onAny(listener)`, minus the spare room: socket.io pushes onto a new array, which V8
- * grows to 17 slots (~120 bytes per socket) for our single listener.
+ * Replaces `holder[key]`, an array V8 grew to 17 slots when its first entry was pushed, by an
+ * exact copy (~120 bytes per socket for an array of one).
  */
-export function listenToAll(socket: Socket, listener: (...args: any[]) => void): void {
-  socket.onAny(listener);
-  const holder = socket as unknown as { _anyListeners?: unknown };
-  const listeners = holder._anyListeners;
-  if (Array.isArray(listeners) && listeners.length === 1) holder._anyListeners = [listeners[0]];
+function trim(holder: unknown, key: string): void {
+  if (typeof holder !== 'object' || holder === null) return;
+  const record = holder as Record<string, unknown>;
+  const array = record[key];
+  if (Array.isArray(array) && array.length > 0 && array.length <= 2) record[key] = array.slice();
 }
 
-/** What a connected socket keeps that nobody reads again. */
-export function releaseConnection(conn: { request?: unknown; transport?: unknown }): void {
+/** `socket.onAny(listener)`, with socket.io's array of them trimmed to our one listener. */
+export function listenToAll(socket: Socket, listener: (...args: any[]) => void): void {
+  socket.onAny(listener);
+  trim(socket, '_anyListeners');
+}
+
+/**
+ * What a connected socket keeps that nobody reads again, and arrays of one or two entries
+ * (engine.io's cleanup list, the decoder's listeners) trimmed to their size.
+ */
+export function releaseConnection(socket: Socket): void {
+  const conn = socket.conn as unknown as { request?: unknown; transport?: unknown };
   releaseRequest(conn);
   dropUpgradeErrorListener(conn);
+  trim(conn, 'cleanupFn');
+  const decoder = (socket.client as unknown as { decoder?: { _callbacks?: unknown } }).decoder;
+  trim(decoder?._callbacks, '$decoded');
 }
 
 function dropUpgradeErrorListener(conn: { transport?: unknown }): void {

@@ -26,6 +26,7 @@ interface RedisClient {
   close?(): Promise<void>;
   quit?(): Promise<unknown>;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  publish?: (...args: unknown[]) => unknown;
   readonly isOpen: boolean;
 }
 
@@ -59,11 +60,28 @@ export async function attachRedis(io: Server, url: string): Promise<RedisLink> {
     throw new P2PError(P2PErrorCode.SIGNALING, `cannot connect to Redis at ${redactUrl(url)}`, { cause });
   }
   connected = true;
+  handlePublishRejections(pub);
   io.adapter(adapterModule.createAdapter(pub, sub, { requestsTimeout: CLUSTER_REQUEST_TIMEOUT_MS }));
   let closing: Promise<void> | undefined;
   return {
     serverCount: () => (io.of('/').adapter as unknown as { serverCount(): Promise<number> }).serverCount(),
     close: () => (closing ??= close()),
+  };
+}
+
+/**
+ * The adapter publishes without waiting for the result (fetchSockets, broadcasts, leaves): a
+ * publish that meets the client closed by close() rejects with nobody listening, which would
+ * crash the process (seen when a queued join ran during shutdown). Such a request then goes
+ * unanswered and times out like any other.
+ */
+function handlePublishRejections(client: RedisClient): void {
+  const publish = client.publish;
+  if (typeof publish !== 'function') return;
+  client.publish = (...args: unknown[]) => {
+    const result = publish.apply(client, args);
+    if (result instanceof Promise) result.catch(() => undefined);
+    return result;
   };
 }
 

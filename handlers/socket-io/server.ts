@@ -179,7 +179,7 @@ export async function startSocketIoSignalingServer(
   // Events go through onAny, which socket.io calls before dispatching them to named listeners
   // (there are none): one shared function checks the rate, the name and the queue.
   io.on('connection', (socket: ClientSocket) => {
-    releaseConnection(socket.conn); // after the middlewares (authenticate) read the handshake
+    releaseConnection(socket); // after the middlewares (authenticate) read the handshake
     states.set(socket, new SocketState(policy));
     listenToAll(socket, onEvent);
     socket.on('disconnect', onDisconnect);
