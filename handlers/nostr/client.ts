@@ -7,6 +7,7 @@ import { systemClock } from '../../src/mesh/timers.js';
 import { RoomCipher } from '../../src/room-crypto.js';
 import type { P2PPeer } from '../../src/types.js';
 import { NostrRoomCodec } from './codec.js';
+import { loadSigner } from './signer.js';
 import { DEFAULT_KIND, EPHEMERAL_KIND_MAX, EPHEMERAL_KIND_MIN, PROTOCOL_ID, isPublicKey, nostrRoomTag } from './protocol.js';
 import { RelayConnection } from './relay-connection.js';
 import type { WebSocketConstructor } from './relay-socket.js';
@@ -126,8 +127,9 @@ export function getConnectionHandlerNostr(options: NostrHandlerOptions): NostrHa
   return createMeshHandlerCreator({
     options: { ...meshOptions, peerId: publicKey },
     signaling: (topic) => {
-      const codec = roomKeys(topic).then(
-        ({ tag, cipher }) => new NostrRoomCodec({ secretKey: secretKeyBytes, kind, roomTag: tag, cipher, clock, maxEventAgeMs }),
+      const codec = Promise.all([roomKeys(topic), loadSigner()]).then(
+        ([{ tag, cipher }, loaded]) =>
+          new NostrRoomCodec({ secretKey: secretKeyBytes, kind, roomTag: tag, cipher, clock, maxEventAgeMs, signer: loaded }),
       );
       return urls.map(
         (_url, index) =>

@@ -1,10 +1,11 @@
 import { decrypt as nip44Decrypt, encrypt as nip44Encrypt, getConversationKey } from 'nostr-tools/nip44';
-import { finalizeEvent, getEventHash, getPublicKey, verifyEvent, type NostrEvent } from 'nostr-tools/pure';
+import { getEventHash, getPublicKey, type NostrEvent } from 'nostr-tools/pure';
 import { P2PError, P2PErrorCode, withPeerId } from '../../src/errors.js';
 import { randomId } from '../../src/mesh/options.js';
 import type { Clock } from '../../src/mesh/timers.js';
 import type { RoomCipher } from '../../src/room-crypto.js';
 import { BoundedMap } from './bounded.js';
+import type { NostrSigner } from './signer.js';
 import { PRESENCE_TAG, parseBody, tagValue, type Body, type Decoded, type WireEvent } from './protocol.js';
 
 export interface NostrCodecSettings {
@@ -18,6 +19,8 @@ export interface NostrCodecSettings {
   clock: Clock;
   /** Events whose `created_at` is further than this from now are dropped. */
   maxEventAgeMs: number;
+  /** Signs ours and verifies theirs (loadSigner: WebAssembly when it can). */
+  signer: NostrSigner;
 }
 
 /** Decoding result of one event: `first` is false for a copy already decoded (through another relay). */
@@ -151,7 +154,7 @@ export class NostrRoomCodec {
   private async open(event: WireEvent): Promise<Decoded | P2PError | undefined> {
     const { clock, maxEventAgeMs, cipher } = this.settings;
     if (Math.abs(clock.now() - event.created_at * 1000) > maxEventAgeMs) return undefined;
-    if (!safeVerify(event)) return this.forged(event);
+    if (!this.settings.signer.verify(event as NostrEvent)) return this.forged(event);
     const author = event.pubkey;
     const protocolError = (why: string, cause?: unknown) =>
       new P2PError(P2PErrorCode.PROTOCOL, `peer ${author} sent a Nostr event that ${why}`, { peerId: author, cause });
@@ -206,7 +209,7 @@ export class NostrRoomCodec {
 
   private sign(tags: string[][], content: string): NostrEvent {
     const created_at = Math.floor(this.settings.clock.now() / 1000);
-    return finalizeEvent({ kind: this.settings.kind, created_at, tags, content }, this.settings.secretKey);
+    return this.settings.signer.finalize({ kind: this.settings.kind, created_at, tags, content }, this.settings.secretKey);
   }
 
   /** ECDH per remote key costs ~3 ms: keep the recent ones. */
@@ -217,13 +220,5 @@ export class NostrRoomCodec {
       this.conversationKeys.set(remote, key);
     }
     return key;
-  }
-}
-
-function safeVerify(event: WireEvent): boolean {
-  try {
-    return verifyEvent(event as NostrEvent);
-  } catch {
-    return false;
   }
 }
