@@ -19,20 +19,23 @@ test.after.each(async () => {
   await Promise.allSettled(opened.splice(0).map((handler) => handler.close()));
 });
 
-/** A peer (one creator) whose RTCPeerConnections are counted. */
+/**
+ * A peer (one creator) whose links' RTCPeerConnections are counted: those that got a remote
+ * description, in either role (spare connections the core keeps ready and never uses are not).
+ */
 function peer(bus: SignalingBus, peerId: string): { creator: MeshHandlerCreator; connections: () => number } {
-  let count = 0;
+  const linked = new Set<unknown>();
   class CountedPeerConnection extends (wrtc as any).RTCPeerConnection {
-    constructor(...args: any[]) {
-      super(...args);
-      count++;
+    setRemoteDescription(...args: any[]) {
+      linked.add(this);
+      return super.setRemoteDescription(...args);
     }
   }
   const creator = createMeshHandlerCreator({
     options: { peerId, config: { iceServers: [] }, wrtc: { ...(wrtc as any), RTCPeerConnection: CountedPeerConnection } },
     signaling: () => bus.transport(),
   });
-  return { creator, connections: () => count };
+  return { creator, connections: () => linked.size };
 }
 
 /** A handler with every connect$ recorded from the start (subjects are hot). */

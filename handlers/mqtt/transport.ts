@@ -31,6 +31,8 @@ export interface MqttSignalingSettings {
  * learns the room from its subscription alone and nobody publishes anything while idle.
  */
 export class MqttSignaling implements SignalingTransport {
+  /** Members hear the newcomer's presence as it hears their retained ones. */
+  readonly sharedRoster = true;
   private session: MqttSession | undefined;
 
   constructor(private readonly settings: MqttSignalingSettings) {}

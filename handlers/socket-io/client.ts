@@ -36,6 +36,8 @@ export interface SocketIoHandlerOptions extends WebRTCMeshOptions {
 
 /** The seed's protocol (`join`, `joined`, `signal`, plus `leave`) for one room on a shared socket. */
 class SocketIoSignaling implements SignalingTransport {
+  /** The server sends `joined` to the whole room whenever someone joins (ours and the seed's). */
+  readonly sharedRoster = true;
   private shared: SharedSocket | undefined;
   private detach = () => {};
   private room = '';

@@ -31,12 +31,21 @@ export interface RtcSignal {
   data: RtcSignalData;
 }
 
+export interface IceCandidateInit {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+}
+
+/** `candidates`: several found close together, sent as one signal (SignalBundler). */
 export type RtcSignalData =
   | { type: 'offer' | 'answer'; sdp: string }
-  | { type: 'candidate'; candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } };
+  | { type: 'candidate'; candidate: IceCandidateInit }
+  | { type: 'candidates'; candidates: IceCandidateInit[] };
 
 const MAX_SDP_CHARS = 64 * 1024;
 const MAX_ID_CHARS = 128;
+const MAX_CANDIDATES_PER_SIGNAL = 64;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -63,14 +72,20 @@ export function parseMeshSignal(value: unknown, from: string): MeshSignal | P2PE
   if (data.type === 'offer' || data.type === 'answer') {
     if (typeof data.sdp !== 'string' || data.sdp.length > MAX_SDP_CHARS) return invalid('bad sdp');
   } else if (data.type === 'candidate') {
-    const candidate = data.candidate;
-    if (!isObject(candidate) || typeof candidate.candidate !== 'string' || candidate.candidate.length > 4096) {
-      return invalid('bad candidate');
+    if (!isCandidate(data.candidate)) return invalid('bad candidate');
+  } else if (data.type === 'candidates') {
+    const list = data.candidates;
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_CANDIDATES_PER_SIGNAL || !list.every(isCandidate)) {
+      return invalid('bad candidate list');
     }
   } else {
     return invalid('unsupported rtc data');
   }
   return value as unknown as RtcSignal;
+}
+
+function isCandidate(value: unknown): boolean {
+  return isObject(value) && typeof value.candidate === 'string' && value.candidate.length <= 4096;
 }
 
 function isLinkNumber(value: unknown): value is number {

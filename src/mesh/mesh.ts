@@ -54,6 +54,7 @@ export async function createMeshNetwork(meshOptions: WebRTCMeshOptions, peerDeta
       heartbeatIntervalMs: resolved.heartbeatIntervalMs,
       peerTimeoutMs: resolved.peerTimeoutMs,
       maxMessageBytes: resolved.maxMessageBytes,
+      iceGatheringWaitMs: resolved.iceGatheringWaitMs,
     },
     peerDetails,
   );

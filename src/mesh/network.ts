@@ -10,6 +10,9 @@ import type { SignalingTransport } from './signaling.js';
 import { TimerSet, backoffDelay } from './timers.js';
 import { TopicHandle, type WebRTCMeshHandler } from './topic.js';
 
+/** How long the non-offering side of a shared roster waits for the offer before saying hello. */
+const HELLO_GRACE_MS = 500;
+
 /**
  * All WebRTC links of one peer (one creator factory): a single link per remote peer, however
  * many topics (RxDB collections) the two share, each topic multiplexed on its own channel.
@@ -73,10 +76,10 @@ export class MeshNetwork implements PeerLinkEvents {
 
   // ---- called by TopicHandle ----------------------------------------------------------
 
-  onTopicPeerJoined(topic: string, remoteId: string): void {
+  onTopicPeerJoined(topic: string, remoteId: string, sharedRoster: boolean): void {
     if (!this.isOpen) return;
     this.reachOf(remoteId).add(topic);
-    this.reachOut(remoteId);
+    this.reachOut(remoteId, sharedRoster);
   }
 
   onTopicPeerLeft(topic: string, remoteId: string): void {
@@ -148,10 +151,14 @@ export class MeshNetwork implements PeerLinkEvents {
     return reach;
   }
 
-  private reachOut(remoteId: string): void {
+  /** `offerExpected`: the initiator heard of us when we heard of it, so its offer is on the way. */
+  private reachOut(remoteId: string, offerExpected = false): void {
     if (this.links.has(remoteId) || this.pendingRetries.has(remoteId)) return;
     if (this.initiates(remoteId)) {
       this.openLink(remoteId, ++this.linkCounter, true);
+    } else if (offerExpected) {
+      // The hello still goes out if no offer came by then (it may hold a link to our stale self).
+      this.retryLater(remoteId, HELLO_GRACE_MS);
     } else {
       const seen = this.lastLinkSeen.get(remoteId);
       this.sendSignal(remoteId, { v: 1, type: 'hello', session: this.session, lastLink: seen?.link, target: seen?.session });

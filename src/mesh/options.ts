@@ -32,6 +32,13 @@ export interface WebRTCMeshOptions {
   reconnectMaxDelayMs?: number;
   /** Largest message accepted or sent, after JSON encoding. Default 64 MiB. */
   maxMessageBytes?: number;
+  /**
+   * How long an offer or answer waits for ICE gathering to end, so it carries its candidates in
+   * one signal instead of one signal per candidate; candidates found later follow on their own.
+   * 0 sends everything at once (plain trickle). Default 100 ms (loopback and LAN gathering
+   * ends within milliseconds; a STUN answer usually within the wait).
+   */
+  iceGatheringWaitMs?: number;
   /** Time source for every timer. Default: the system clock. */
   clock?: Clock;
 }
@@ -47,6 +54,7 @@ export const MESH_DEFAULTS = {
   reconnectMinDelayMs: 250,
   reconnectMaxDelayMs: 15_000,
   maxMessageBytes: 64 * 1024 * 1024,
+  iceGatheringWaitMs: 100,
 } as const;
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -80,6 +88,7 @@ export function resolveMeshOptions(options: WebRTCMeshOptions, clock: Clock): Re
     reconnectMinDelayMs = MESH_DEFAULTS.reconnectMinDelayMs,
     reconnectMaxDelayMs = MESH_DEFAULTS.reconnectMaxDelayMs,
     maxMessageBytes = MESH_DEFAULTS.maxMessageBytes,
+    iceGatheringWaitMs = MESH_DEFAULTS.iceGatheringWaitMs,
   } = options;
   assertId(peerId, 'peerId');
   const durations = { connectTimeoutMs, signalingTimeoutMs, heartbeatIntervalMs, peerTimeoutMs, reconnectMinDelayMs, reconnectMaxDelayMs, maxMessageBytes };
@@ -88,8 +97,11 @@ export function resolveMeshOptions(options: WebRTCMeshOptions, clock: Clock): Re
       throw invalidOption(`\`${name}\` must be a positive number`);
     }
   }
+  if (typeof iceGatheringWaitMs !== 'number' || !Number.isFinite(iceGatheringWaitMs) || iceGatheringWaitMs < 0) {
+    throw invalidOption('`iceGatheringWaitMs` must be a number ≥ 0');
+  }
   if (peerTimeoutMs <= heartbeatIntervalMs) throw invalidOption('`peerTimeoutMs` must be longer than `heartbeatIntervalMs`');
   if (reconnectMaxDelayMs < reconnectMinDelayMs) throw invalidOption('`reconnectMaxDelayMs` must be ≥ `reconnectMinDelayMs`');
   if (config !== undefined && (typeof config !== 'object' || config === null)) throw invalidOption('`config` must be an object');
-  return { wrtc, config, peerId, clock, ...durations };
+  return { wrtc, config, peerId, clock, iceGatheringWaitMs, ...durations };
 }

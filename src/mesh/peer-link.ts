@@ -4,6 +4,7 @@ import type { P2PPeer } from '../types.js';
 import type { RtcSignalData } from './envelope.js';
 import { FrameDecoder, FrameType, encodeGoodbye, encodePing, type DecodedFrame } from './framing.js';
 import { destroyRtc } from './rtc-factory.js';
+import { SignalBundler } from './signal-bundler.js';
 import { TimerSet, type Clock } from './timers.js';
 import type { WebRTCImplementation } from './wrtc.js';
 
@@ -15,6 +16,7 @@ export interface PeerLinkSettings {
   heartbeatIntervalMs: number;
   peerTimeoutMs: number;
   maxMessageBytes: number;
+  iceGatheringWaitMs: number;
 }
 
 export interface PeerLinkEvents {
@@ -52,6 +54,7 @@ export class PeerLink {
 
   private readonly timers: TimerSet;
   private readonly decoder: FrameDecoder;
+  private readonly bundler: SignalBundler;
   private sendQueue: Promise<void> = Promise.resolve();
   private readonly waitingForDrain = new Set<(error?: P2PError) => void>();
   private lastReceivedAt: number;
@@ -74,6 +77,7 @@ export class PeerLink {
     this.timers = new TimerSet(settings.clock);
     this.decoder = new FrameDecoder(settings.maxMessageBytes);
     this.lastReceivedAt = this.lastSentAt = settings.clock.now();
+    this.bundler = new SignalBundler(rtc, settings.iceGatheringWaitMs, this.timers, (data) => this.events.signal(this, data));
     this.rtc.on('signal', (data: any) => this.onLocalSignal(data));
     this.rtc.on('connect', () => this.onOpen());
     this.rtc.on('drain', () => this.releaseDrainWaiters());
@@ -90,11 +94,12 @@ export class PeerLink {
     );
   }
 
-  /** Feeds an offer, answer or candidate from the remote. */
+  /** Feeds an offer, answer or candidate(s) from the remote. */
   signal(data: RtcSignalData): void {
     if (this.state === 'closed' || this.frozen) return;
     try {
-      this.rtc.signal(data as SimplePeer.SignalData);
+      if (data.type !== 'candidates') this.rtc.signal(data as SimplePeer.SignalData);
+      else for (const candidate of data.candidates) this.rtc.signal({ type: 'candidate', candidate } as SimplePeer.SignalData);
     } catch (error) {
       this.close(toP2PError(error, P2PErrorCode.PROTOCOL, `peer ${this.remoteId} sent an unusable signal`, this.remoteId));
     }
@@ -147,7 +152,7 @@ export class PeerLink {
   private onLocalSignal(data: any): void {
     if (this.frozen || typeof data !== 'object' || data === null) return;
     // simple-peer may also emit renegotiation requests; data-only links never need them.
-    if (data.type === 'offer' || data.type === 'answer' || data.type === 'candidate') this.events.signal(this, data);
+    if (data.type === 'offer' || data.type === 'answer' || data.type === 'candidate') this.bundler.push(data);
   }
 
   private onOpen(): void {

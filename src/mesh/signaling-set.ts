@@ -11,7 +11,8 @@ export interface SignalingSetSettings {
 
 /** What the set reports to the mesh: presence merged over every transport. */
 export interface SignalingSetEvents {
-  peerJoined(peerId: string): void;
+  /** `sharedRoster`: the transport that told us also tells `peerId` about us (see SignalingTransport). */
+  peerJoined(peerId: string, sharedRoster: boolean): void;
   peerLeft(peerId: string): void;
   signal(from: string, signal: unknown): void;
   error(error: P2PError): void;
@@ -158,7 +159,7 @@ export class SignalingSet {
   private markReachable(slot: Slot, peerId: string): void {
     const known = this.slots.some((other) => other.reachable.has(peerId));
     slot.reachable.add(peerId);
-    if (!known) this.events.peerJoined(peerId);
+    if (!known) this.events.peerJoined(peerId, slot.transport.sharedRoster === true);
   }
 
   /** Forgets what this transport reached, releases it, and (unless final) re-joins after backoff. */

@@ -16,6 +16,14 @@ export interface SignalingTransport {
   send(to: string, signal: unknown): void | Promise<void>;
   /** Leave and release every socket, listener and timer; no event may follow. Idempotent. */
   leave(): Promise<void>;
+  /**
+   * True when everyone in the room hears of a newcomer from the transport itself, at about the
+   * same time as the newcomer hears of them (a server-kept roster, like socket.io's `joined`).
+   * The side that does not offer then gives the other's offer a moment before sending its
+   * hello, which is one signal fewer per pair. Default: false (presence the newcomer only
+   * learns from answers, as on Nostr and MQTT, needs the hello at once).
+   */
+  readonly sharedRoster?: boolean;
 }
 
 /** The callbacks a transport reports to; calling them after `leave()` is ignored. */

@@ -33,7 +33,7 @@ export class TopicHandle {
   ) {
     const live = () => !this.hub.isClosed;
     this.signaling = new SignalingSet(transports, topic, network.peerId, network.options, {
-      peerJoined: (peerId) => live() && network.onTopicPeerJoined(topic, peerId),
+      peerJoined: (peerId, sharedRoster) => live() && network.onTopicPeerJoined(topic, peerId, sharedRoster),
       peerLeft: (peerId) => live() && network.onTopicPeerLeft(topic, peerId),
       signal: (from, signal) => live() && network.onTopicSignal(topic, from, signal),
       error: (error) => this.hub.reportError(error),

@@ -60,7 +60,9 @@ export class RawPeer {
       this.rtc = rtc;
     }
     try {
-      this.rtc?.signal(signal.data);
+      const data = signal.data;
+      if (data?.type !== 'candidates') this.rtc?.signal(data);
+      else for (const candidate of data.candidates) this.rtc?.signal({ type: 'candidate', candidate });
     } catch {
       // A link the other side already gave up on; the next attempt brings a new link number.
     }

@@ -16,9 +16,11 @@ export class SignalingBus {
   lose: (from: string, to: string, signal: unknown) => boolean = () => false;
   readonly log: Array<{ from: string; to: string; signal: any }> = [];
 
-  transport(): SignalingTransport {
+  /** `sharedRoster`: what the transport tells the core about its presence (see SignalingTransport). */
+  transport({ sharedRoster = false } = {}): SignalingTransport {
     let room: string | undefined;
     const transport: SignalingTransport = {
+      sharedRoster,
       join: async (roomName, peerId, events) => {
         room = roomName;
         const members = this.rooms.get(roomName) ?? new Map<SignalingTransport, Member>();

@@ -1,0 +1,82 @@
+import type SimplePeer from 'simple-peer';
+import type { IceCandidateInit, RtcSignalData } from './envelope.js';
+import type { TimerSet } from './timers.js';
+
+/** Candidates that turn up within this long of each other travel in one signal. */
+const CANDIDATE_BATCH_MS = 5;
+
+type Description = Extract<RtcSignalData, { sdp: string }>;
+
+/**
+ * Cuts the signals a link takes from 5–9 to 2–4. Every signal costs a relay hop through the
+ * server, and on Nostr a signature, a verification and an encryption, which is what limits
+ * how fast a mesh forms. The offer or answer waits for the first candidates and carries them
+ * in its SDP: they come in one burst, within a millisecond or two of the description, and
+ * join it before their events fire. The wait is capped, so a slow STUN or TURN server cannot
+ * hold the offer back. Candidates found later (server-reflexive, relay, TCP: libwebrtc looks
+ * for those ~100 ms on) are still sent, a few milliseconds' worth per signal.
+ */
+export class SignalBundler {
+  private held: Description | undefined;
+  private sentSdp = '';
+  private batch: IceCandidateInit[] = [];
+  private readonly cancels: Array<() => void> = [];
+
+  constructor(
+    private readonly rtc: SimplePeer.Instance,
+    private readonly waitMs: number,
+    private readonly timers: TimerSet,
+    private readonly emit: (data: RtcSignalData) => void,
+  ) {
+    // simple-peer's own event for the end of gathering (the null candidate, or its timeout).
+    rtc.on('_iceComplete' as any, () => this.flushDescription());
+  }
+
+  /** A local signal from simple-peer. */
+  push(data: RtcSignalData): void {
+    if (data.type === 'offer' || data.type === 'answer') return this.hold(data);
+    if (data.type !== 'candidate' || this.waitMs <= 0) return this.emit(data);
+    if (this.held) {
+      // It is in the held description already; the rest of its burst has a moment to arrive.
+      this.cancels.push(this.timers.after(0, () => this.flushDescription()));
+      return;
+    }
+    if (this.sentSdp.includes(data.candidate.candidate)) return;
+    this.batch.push(data.candidate);
+    if (this.batch.length === 1) this.timers.after(CANDIDATE_BATCH_MS, () => this.flushCandidates());
+  }
+
+  private hold(data: Description): void {
+    if (this.waitMs <= 0) return this.emit(data);
+    if (this.pc()?.iceGatheringState === 'complete') return this.sendDescription(data);
+    this.held = data;
+    this.cancels.push(this.timers.after(this.waitMs, () => this.flushDescription()));
+  }
+
+  private flushDescription(): void {
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    for (const cancel of this.cancels.splice(0)) cancel();
+    this.sendDescription(held);
+  }
+
+  /** Sends the description as it stands now, candidates included, if the connection has one. */
+  private sendDescription(data: Description): void {
+    const current = this.pc()?.localDescription?.sdp;
+    const sdp = typeof current === 'string' && current.length > 0 ? current : data.sdp;
+    this.sentSdp = sdp;
+    this.emit({ type: data.type, sdp });
+  }
+
+  private flushCandidates(): void {
+    const candidates = this.batch;
+    this.batch = [];
+    if (candidates.length === 1) this.emit({ type: 'candidate', candidate: candidates[0]! });
+    else if (candidates.length > 1) this.emit({ type: 'candidates', candidates });
+  }
+
+  private pc(): RTCPeerConnection | undefined {
+    return (this.rtc as SimplePeer.Instance & { _pc?: RTCPeerConnection })._pc;
+  }
+}
