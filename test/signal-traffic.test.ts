@@ -1,6 +1,6 @@
 /**
- * How many signals the mesh core spends on a link: the offer and the answer carry their first
- * ICE candidates, and on a transport whose roster is shared the side that does not offer sends
+ * How many signals the mesh core spends on a link: the offer carries its first ICE candidates,
+ * the answer's come batched, and on a transport whose roster is shared the side that does not offer sends
  * no hello when the offer comes in time. Real WebRTC (@roamhq/wrtc) over the in-process bus.
  */
 import { test } from 'uvu';
@@ -34,7 +34,7 @@ test.after.each(async () => {
   await Promise.allSettled(opened.splice(0).map((h) => h.close()));
 });
 
-test('the offer and the answer carry their first ICE candidates, which are not sent again', async () => {
+test('the offer carries its first ICE candidates; none a description listed is sent again', async () => {
   const bus = new SignalingBus();
   await pair(bus, 'bundled');
   for (const [from, type] of [['aaaa', 'offer'], ['bbbb', 'answer']] as const) {
@@ -42,7 +42,8 @@ test('the offer and the answer carry their first ICE candidates, which are not s
     assert.ok(description, `${from} sent an ${type}`);
     assert.is(more.length, 0, `one ${type}`);
     const lines = candidateLines(description.signal.data.sdp);
-    assert.ok(lines.length > 0, `the ${type} lists candidates: ${description.signal.data.sdp}`);
+    // The answer leaves at once (the offerer waits for it); its candidates follow in batches.
+    if (type === 'offer') assert.ok(lines.length > 0, `the offer lists candidates: ${description.signal.data.sdp}`);
     // Candidates found after it (libwebrtc's TCP ones, ~100 ms on) may follow, but none it listed.
     const later = [...rtc(bus, from, 'candidate').map((e) => e.signal.data.candidate), ...rtc(bus, from, 'candidates').flatMap((e) => e.signal.data.candidates)];
     for (const candidate of later) assert.not.ok(lines.some((line) => line.includes(candidate.candidate.replace(/^a=/, ''))), `sent twice: ${candidate.candidate}`);

@@ -33,10 +33,10 @@ export interface WebRTCMeshOptions {
   /** Largest message accepted or sent, after JSON encoding. Default 64 MiB. */
   maxMessageBytes?: number;
   /**
-   * How long an offer or answer waits for ICE gathering to end, so it carries its candidates in
-   * one signal instead of one signal per candidate; candidates found later follow on their own.
-   * 0 sends everything at once (plain trickle). Default 100 ms (loopback and LAN gathering
-   * ends within milliseconds; a STUN answer usually within the wait).
+   * How long an offer may wait for its first ICE candidates, so it carries them in one signal
+   * instead of one signal per candidate; candidates found later follow in batches. 0 sends
+   * everything at once (plain trickle). Default 100 ms (the first candidates come within a
+   * few milliseconds; the cap is for a platform that is slow to gather).
    */
   iceGatheringWaitMs?: number;
   /** Time source for every timer. Default: the system clock. */

@@ -8,13 +8,16 @@ const CANDIDATE_BATCH_MS = 5;
 type Description = Extract<RtcSignalData, { sdp: string }>;
 
 /**
- * Cuts the signals a link takes from 5–9 to 2–4. Every signal costs a relay hop through the
+ * Cuts the signals a link takes from 5–9 to 3–4. Every signal costs a relay hop through the
  * server, and on Nostr a signature, a verification and an encryption, which is what limits
- * how fast a mesh forms. The offer or answer waits for the first candidates and carries them
- * in its SDP: they come in one burst, within a millisecond or two of the description, and
- * join it before their events fire. The wait is capped, so a slow STUN or TURN server cannot
- * hold the offer back. Candidates found later (server-reflexive, relay, TCP: libwebrtc looks
- * for those ~100 ms on) are still sent, a few milliseconds' worth per signal.
+ * how fast a mesh forms. The offer waits for the first candidates and carries them in its
+ * SDP: they come in one burst, within a millisecond or two of the description, and join it
+ * before their events fire, and the answerer could not start its checks without them. The
+ * wait is capped, so a slow STUN or TURN server cannot hold the offer back. The answer leaves
+ * at once: the offerer learns the answerer's address from its checks, and the answer is what
+ * it waits for to finish ICE and DTLS (3 ms sooner here). Candidates found apart from a
+ * description (the answerer's, and server-reflexive, relay and TCP ones, which libwebrtc looks
+ * for ~100 ms on) are sent a few milliseconds' worth per signal.
  */
 export class SignalBundler {
   private held: Description | undefined;
@@ -34,7 +37,8 @@ export class SignalBundler {
 
   /** A local signal from simple-peer. */
   push(data: RtcSignalData): void {
-    if (data.type === 'offer' || data.type === 'answer') return this.hold(data);
+    if (data.type === 'offer') return this.hold(data);
+    if (data.type === 'answer') return this.sendDescription(data);
     if (data.type !== 'candidate' || this.waitMs <= 0) return this.emit(data);
     if (this.held) {
       // It is in the held description already; the rest of its burst has a moment to arrive.
