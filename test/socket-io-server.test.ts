@@ -333,6 +333,34 @@ test("the seed's example client flow: join, joined to every member, signal relay
   assert.equal((await back)[0], { from: 'peer-b', to: 'peer-a', room: 'room-1', signal: { type: 'answer' } });
 });
 
+test('a join in the handshake (auth.p2pJoin) is done at connection; a repeat join is answered ok', async () => {
+  const server = await start();
+  const a = await connect(server);
+  await join(a, 'early-room', 'peer-a');
+  const aSees = waitFor(a, 'joined', WAIT_MS, 'a: joined with the early joiner', (ids: string[]) => ids.includes('peer-b'));
+  const b = client(server, { auth: { p2pJoin: { room: 'early-room', peerId: 'peer-b' } } });
+  const bJoined = waitFor(b, 'joined', WAIT_MS, 'b: joined without sending join');
+  assert.equal((await bJoined)[0], ['peer-a', 'peer-b']);
+  assert.equal((await aSees)[0], ['peer-a', 'peer-b']);
+  assert.equal(await ack(b, 'join', { room: 'early-room', peerId: 'peer-b' }), { ok: true });
+  assert.is(server.stats().sockets, 2);
+});
+
+test('a bad join in the handshake sends no error event; the socket can still join', async () => {
+  const server = await start();
+  const holder = await connect(server);
+  await join(holder, 'held-room', 'held-id');
+  for (const p2pJoin of [{ room: '' }, 'x', { room: 'held-room', peerId: 'held-id' }]) {
+    const socket = client(server, { auth: { p2pJoin } });
+    const silent = expectSilence(socket, 'error', SILENCE_MS, `no error event for ${JSON.stringify(p2pJoin)}`);
+    await waitFor(socket, 'connect', WAIT_MS, 'connected');
+    await silent;
+    const refused = await ack(socket, 'join', { room: 'held-room', peerId: 'held-id' });
+    assert.is(refused.ok ? undefined : refused.error.code, P2PErrorCode.ID_TAKEN);
+    assert.equal(await ack(socket, 'join', { room: 'held-room', peerId: `other-${clients.length}` }), { ok: true });
+  }
+});
+
 test('acks: join, signal and leave answer { ok } instead of an error event', async () => {
   const server = await start();
   const a = await connect(server);

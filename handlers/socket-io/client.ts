@@ -51,7 +51,8 @@ class SocketIoSignaling implements SignalingTransport {
   async join(room: string, peerId: string, events: SignalingEvents): Promise<void> {
     this.room = room;
     this.peerId = peerId;
-    const shared = await this.connection.acquire();
+    const token = this.options.peerToken;
+    const shared = await this.connection.acquire({ room, peerId, ...(token ? { token } : {}) });
     this.shared = shared;
     const { socket } = shared;
     let roster = new Set<string>();
@@ -63,7 +64,6 @@ class SocketIoSignaling implements SignalingTransport {
           reject(new P2PError(code, `cannot reach ${shared.url}: ${error.message}`, { cause: error }));
         },
         connect: () => {
-          const token = this.options.peerToken;
           socket.emit(SignalingEvent.JOIN, { room, peerId, ...(token ? { token } : {}) }, (ack: SignalingAck) => {
             if (ack?.ok === false) return reject(new P2PError(ack.error.code, `join refused: ${ack.error.message}`));
             this.connection.learned(shared, true);

@@ -1,5 +1,5 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import { SignalingEvent, type ClientToServerEvents, type ServerToClientEvents, type SignalMessage } from './protocol.js';
+import { JOIN_AUTH_FIELD, SignalingEvent, type ClientToServerEvents, type JoinMessage, type ServerToClientEvents, type SignalMessage } from './protocol.js';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -44,7 +44,8 @@ export class SocketIoConnection {
     private readonly socketOptions: Partial<ManagerOptions & SocketOptions> | undefined,
   ) {}
 
-  async acquire(): Promise<SharedSocket> {
+  /** `firstJoin`: the join a new socket carries in its handshake (our server then joins at connection). */
+  async acquire(firstJoin?: JoinMessage): Promise<SharedSocket> {
     const current = this.current;
     if (current && !current.dead && !this.roomsNeedOwnSocket) {
       const shareable = await current.roomAware;
@@ -53,7 +54,7 @@ export class SocketIoConnection {
         return current;
       }
     }
-    const fresh = this.open();
+    const fresh = this.open(firstJoin);
     if (!this.roomsNeedOwnSocket) this.current = fresh;
     return fresh;
   }
@@ -84,14 +85,10 @@ export class SocketIoConnection {
     shared.learnRoomAwareness(aware);
   }
 
-  private open(): SharedSocket {
+  private open(firstJoin: JoinMessage | undefined): SharedSocket {
     const url = this.urls[this.next % this.urls.length]!;
-    const socket: ClientSocket = io(url, {
-      transports: ['websocket'],
-      reconnection: false,
-      forceNew: true,
-      ...this.socketOptions,
-    });
+    const options: Partial<ManagerOptions & SocketOptions> = { transports: ['websocket'], reconnection: false, forceNew: true, ...this.socketOptions };
+    const socket: ClientSocket = io(url, { ...options, auth: withJoin(options.auth, firstJoin) });
     let settle: (aware: boolean) => void = () => {};
     const roomAware = new Promise<boolean>((resolve) => (settle = resolve));
     const shared: SharedSocket = { socket, url, users: 1, dead: false, roomAware, learnRoomAwareness: (aware) => settle(aware) };
@@ -112,4 +109,18 @@ export class SocketIoConnection {
     });
     return shared;
   }
+}
+
+type Auth = SocketOptions['auth'];
+
+/**
+ * Adds the first room's join to the handshake's `auth` (keeping the user's own fields, also
+ * from an auth callback): our server joins at connection, one round trip before the `join`
+ * event the client still sends for servers that ignore it (the seed's; ours answers it as a
+ * repeat).
+ */
+function withJoin(auth: Auth | undefined, join: JoinMessage | undefined): Auth | undefined {
+  if (!join) return auth;
+  if (typeof auth === 'function') return (callback) => auth((data) => callback({ ...data, [JOIN_AUTH_FIELD]: join }));
+  return { ...(auth ?? {}), [JOIN_AUTH_FIELD]: join };
 }

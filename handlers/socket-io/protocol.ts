@@ -31,6 +31,14 @@ export const SignalingEvent = {
 } as const;
 export type SignalingEvent = (typeof SignalingEvent)[keyof typeof SignalingEvent];
 
+/**
+ * A client may also put its first room's {@link JoinMessage} in the handshake, as
+ * `auth[JOIN_AUTH_FIELD]`: the server then joins it at connection, one round trip sooner, as
+ * if a `join` event had come (the same checks and rate limit, but no `error` event; the client
+ * still sends `join`, answered as a repeat, and the seed's server ignores the field).
+ */
+export const JOIN_AUTH_FIELD = 'p2pJoin';
+
 /** Longest accepted room or peer id, in UTF-16 code units. */
 export const MAX_ID_LENGTH = 256;
 /** Longest accepted takeover token, in UTF-16 code units. */

@@ -9,6 +9,7 @@
 import { Server, type ExtendedError } from 'socket.io';
 import { P2PError, P2PErrorCode } from '../../src/errors.js';
 import {
+  JOIN_AUTH_FIELD,
   SignalingEvent,
   parseJoin,
   parseLeave,
@@ -183,6 +184,9 @@ export async function startSocketIoSignalingServer(
     states.set(socket, new SocketState(policy));
     listenToAll(socket, onEvent);
     socket.on('disconnect', onDisconnect);
+    const early = (socket.handshake.auth as Record<string, unknown> | undefined)?.[JOIN_AUTH_FIELD];
+    // No error event for it: the client's own `join`, which follows, gets the answer.
+    if (early !== undefined) onEvent.call(socket, SignalingEvent.JOIN, early, ignoreAck);
   });
 
   const rxdb = config.rxdbPath === false ? undefined : attachRxdbSignaling(http.server, config);
@@ -219,6 +223,8 @@ export async function startSocketIoSignalingServer(
 function internalError(event: string): SignalingErrorMessage {
   return failure(P2PErrorCode.SIGNALING, event as SignalingEvent, 'internal server error');
 }
+
+const ignoreAck: Ack = () => {};
 
 function reply(socket: ClientSocket, ack: Ack | undefined, error: Outcome): void {
   if (ack) ack(error ? { ok: false, error } : { ok: true });
