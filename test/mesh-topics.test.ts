@@ -137,6 +137,24 @@ test('a topic only one side has never shows the other peer there', async () => {
   assert.is(bProbe.peers.size, 0);
 });
 
+test('a topic opened after the other side already has it: connect$ comes after the creator resolved', async () => {
+  const bus = new SignalingBus();
+  const [a, b] = [peer(bus, 'aaaa'), peer(bus, 'bbbb')];
+  const [aTodos, bTodos] = [await open(a.creator, 'todos-topic'), await open(b.creator, 'todos-topic')];
+  await Promise.all([aTodos.connected(1, 'A todos'), bTodos.connected(1, 'B todos')]);
+  const bNotes = await open(b.creator, 'notes-topic');
+  // The channel is ordered: once this message is in, B's notes announcement is in at A too,
+  // before A has a notes handler.
+  const received = next(aTodos.handler.message$, 'A todos message$');
+  await bTodos.handler.send(bTodos.peers.get('aaaa')!, { method: 'ping', id: 'after-notes', params: [] } as any);
+  await received;
+  const aNotes = await open(a.creator, 'notes-topic');
+  await Promise.all([aNotes.connected(1, 'A notes, armed right after its creator resolved'), bNotes.connected(1, 'B notes')]);
+  const message = next(bNotes.handler.message$, 'B notes message$ from A');
+  await aNotes.handler.send(aNotes.peers.get('bbbb')!, { method: 'hello', id: 'n1', params: [] } as any);
+  assert.is(((await message) as any).message.id, 'n1');
+});
+
 test('closing the last topic ends the peer: links close and remotes see every topic disconnect', async () => {
   const bus = new SignalingBus();
   const [a, b] = [peer(bus, 'aaaa'), peer(bus, 'bbbb')];

@@ -62,16 +62,27 @@ export class MeshNetwork implements PeerLinkEvents {
     while (used.has(channel)) channel++;
     const handle = new TopicHandle(this, topic, channel, transports);
     this.topics.set(topic, handle);
-    for (const link of this.links.values()) {
-      if (link.state !== 'open') continue;
-      void link.send([encodeJoin(channel, topic)]).catch(() => {});
-      if ([...link.remoteChannels.values()].includes(topic)) this.onRemoteJoin(link, topic);
-    }
     const starting = handle.start();
     // The first link will need a connection: made while the signaling connects (unless one came first).
     if (this.topics.size === 1) this.timers.after(0, () => this.isOpen && this.links.size === 0 && this.rtc.prepare());
     await starting;
+    // Peers join the topic only once the caller holds the handler: a connect$ emitted before it
+    // subscribed would be lost (subjects are hot), e.g. a link that was open already, to a peer
+    // that announced the topic before we had it (RxDB collections opened at different times).
+    this.timers.after(0, () => this.deliver(handle));
     return handle.handler;
+  }
+
+  /** Announces a topic the caller now holds on every open link, and adds the peers that have it. */
+  private deliver(handle: TopicHandle): void {
+    if (this.topics.get(handle.topic) !== handle) return;
+    handle.delivered = true;
+    for (const link of this.links.values()) {
+      if (link.state !== 'open') continue;
+      if ([...link.remoteChannels.values()].includes(handle.topic)) this.onRemoteJoin(link, handle.topic);
+      // After adding the peer: the remote writes to this topic only once it has our announcement.
+      void link.send([encodeJoin(handle.channel, handle.topic)]).catch(() => {});
+    }
   }
 
   // ---- called by TopicHandle ----------------------------------------------------------
@@ -119,7 +130,7 @@ export class MeshNetwork implements PeerLinkEvents {
       const peer = link.topicPeers.get(handle.topic);
       if (peer) handle.hub.removePeer(peer);
       link.topicPeers.delete(handle.topic);
-      if (link.state === 'open' && !this.crashed) void link.send([encodeLeave(handle.channel)]).catch(() => {});
+      if (link.state === 'open' && !this.crashed && handle.delivered) void link.send([encodeLeave(handle.channel)]).catch(() => {});
     }
     for (const [remoteId, reach] of this.reach) {
       reach.delete(handle.topic);
@@ -233,7 +244,7 @@ export class MeshNetwork implements PeerLinkEvents {
 
   private onRemoteJoin(link: PeerLink, topic: string): void {
     const handle = this.topics.get(topic);
-    if (!handle || link.topicPeers.has(topic)) return;
+    if (!handle?.delivered || link.topicPeers.has(topic)) return;
     const peer = createPeer(link.remoteId, this.peerDetails?.(link.remoteId));
     link.topicPeers.set(topic, peer);
     handle.hub.addPeer(peer);
@@ -257,7 +268,7 @@ export class MeshNetwork implements PeerLinkEvents {
   open(link: PeerLink): void {
     if (this.links.get(link.remoteId) !== link || !this.isOpen) return link.close();
     this.failures.delete(link.remoteId);
-    for (const handle of this.topics.values()) void link.send([encodeJoin(handle.channel, handle.topic)]).catch(() => {});
+    for (const handle of this.topics.values()) if (handle.delivered) void link.send([encodeJoin(handle.channel, handle.topic)]).catch(() => {});
   }
 
   frame(link: PeerLink, frame: Exclude<DecodedFrame, { kind: 'ping' | 'partial' | 'goodbye' }>): void {

@@ -24,6 +24,8 @@ export class TopicHandle {
   readonly hub = new ConnectionHub<P2PPeer>();
   readonly signaling: SignalingSet;
   readonly handler: WebRTCMeshHandler;
+  /** Set once the caller holds the handler: only then does the topic get peers (see MeshNetwork). */
+  delivered = false;
 
   constructor(
     private readonly network: MeshNetwork,
