@@ -19,7 +19,7 @@ import { P2PErrorCode } from '../src/errors.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { countKinds, socketIoCorpus, wsClientFrame, type SocketIoAttack, type SocketIoSession } from './helpers/hostile-corpus.js';
 import { DEFAULT_SEED } from './helpers/hostile-frames.js';
-import { exchange, mib, settledMemory, watchEscapes, wellBehavedPair } from './helpers/hostile-checks.js';
+import { exchange, mib, settleHeap, settledMemory, watchEscapes, wellBehavedPair } from './helpers/hostile-checks.js';
 import { startRedis } from './fixtures/socket-io-redis-cluster.js';
 import { until } from './helpers/wait.js';
 
@@ -225,7 +225,7 @@ async function hostileRun(name: string, servers: SocketIoSignalingServer[], minM
     await Promise.all(handlers.splice(0).map((handler) => handler.close()));
     await until(() => servers.every((each) => each.stats().sockets === 0), 'every socket is gone', 15_000);
     for (const each of servers) assert.equal(each.stats(), { sockets: 0, rooms: 0, peers: 0 }, 'no room or peer id left behind');
-    const after = await settle(baseline.heapUsed);
+    const after = await settleHeap(baseline.heapUsed, HEAP_BOUND_BYTES);
     const growth = after.heapUsed - baseline.heapUsed;
     console.log(
       `hostile socket.io (${name}): heap ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} (growth ${(growth / 1024 / 1024).toFixed(2)} MiB, bound ${mib(HEAP_BOUND_BYTES)}), ` +
@@ -260,16 +260,5 @@ test('the same corpus against two servers sharing rooms through Redis', async ()
     await redis.stop();
   }
 });
-
-/** Samples the settled heap until it is within the bound (cleanup is asynchronous) or 15 s passed. */
-async function settle(baseline: number): Promise<{ heapUsed: number; arrayBuffers: number }> {
-  const deadline = Date.now() + 15_000;
-  let sample = settledMemory();
-  while (sample.heapUsed - baseline >= HEAP_BOUND_BYTES && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    sample = settledMemory();
-  }
-  return sample;
-}
 
 test.run();
