@@ -23,7 +23,9 @@ export class SignalBundler {
   private held: Description | undefined;
   private sentSdp = '';
   private batch: IceCandidateInit[] = [];
-  private readonly cancels: Array<() => void> = [];
+  /** Cancel the held description's timers: its wait cap, and the flush after its first candidate. */
+  private cancelCap: () => void = () => {};
+  private cancelBurst: (() => void) | undefined;
 
   constructor(
     private readonly rtc: SimplePeer.Instance,
@@ -42,7 +44,7 @@ export class SignalBundler {
     if (data.type !== 'candidate' || this.waitMs <= 0) return this.emit(data);
     if (this.held) {
       // It is in the held description already; the rest of its burst has a moment to arrive.
-      this.cancels.push(this.timers.after(0, () => this.flushDescription()));
+      this.cancelBurst ??= this.timers.after(0, () => this.flushDescription());
       return;
     }
     if (this.sentSdp.includes(data.candidate.candidate)) return;
@@ -54,14 +56,16 @@ export class SignalBundler {
     if (this.waitMs <= 0) return this.emit(data);
     if (this.pc()?.iceGatheringState === 'complete') return this.sendDescription(data);
     this.held = data;
-    this.cancels.push(this.timers.after(this.waitMs, () => this.flushDescription()));
+    this.cancelCap = this.timers.after(this.waitMs, () => this.flushDescription());
   }
 
   private flushDescription(): void {
     const held = this.held;
     if (!held) return;
     this.held = undefined;
-    for (const cancel of this.cancels.splice(0)) cancel();
+    this.cancelCap();
+    this.cancelBurst?.();
+    this.cancelBurst = undefined;
     this.sendDescription(held);
   }
 
