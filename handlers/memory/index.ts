@@ -7,6 +7,7 @@
  */
 import { P2PError, P2PErrorCode } from '../../src/errors.js';
 import type { P2PConnectionHandlerCreator, P2PConnectionHandlerOptions } from '../../src/types.js';
+import { replicationGuardFor } from '../../src/replication/attach.js';
 import { MemoryNetworkImpl, type MemoryNetwork } from './network.js';
 import { randomPeerId, resolveHandlerOptions, type MemoryHandlerOptions, type MemoryNetworkOptions } from './options.js';
 
@@ -34,10 +35,11 @@ export function getConnectionHandlerMemory(options: MemoryHandlerOptions): P2PCo
     if (typeof topic !== 'string' || topic.length === 0) {
       throw new P2PError(P2PErrorCode.INVALID_OPTION, `topic must be a non-empty string, got ${String(topic)}`);
     }
-    return network.join({
+    const guard = await replicationGuardFor(creatorOptions);
+    return guard(network.join({
       topic,
       peerId: resolved.peerId ?? randomPeerId(),
       maxPayloadBytes: resolved.maxPayloadBytes,
-    });
+    }));
   };
 }

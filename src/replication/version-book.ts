@@ -1,0 +1,161 @@
+/**
+ * The versions of one collection's documents, kept by watching every write to its storage.
+ * A write by the app counts as a new write of this database; a write by replication takes the
+ * version that came with the state over the wire (see ReplicationGuard); a conflict resolved
+ * on this side includes both sides it resolved, and counts as a new write of this database.
+ */
+import type { Subscription } from 'rxjs';
+import type { RxCollection } from 'rxdb';
+import { now } from 'rxdb';
+import { BOTTOM, compareVersions, contentKey, mergeVersions, type Version } from './versions.js';
+
+/** Kept per document: its current state and the few before it, whose copies may still be in flight. */
+interface Entry {
+  key: string;
+  /** Storage revision → version, for the current state and the ones before it, to recognise them when read back. */
+  revs: Map<string, Version>;
+  version: Version;
+  /** This database's own write count for the document, never lowered (so no two states share a version). */
+  own: number;
+  recent: Map<string, Version>;
+}
+
+/** States received per document and not yet written: enough for the states in flight at once. */
+const HEARD_PER_DOCUMENT = 8;
+/** Past states remembered per document, for copies of them that are still being sent. */
+const RECENT_PER_DOCUMENT = 8;
+
+/** RxDB's write contexts for a conflict it resolved on the fork side, and for any replication write. */
+const RESOLVED_CONTEXT = 'replication-up-write-conflict';
+const REPLICATION_CONTEXT = 'replication-';
+
+export class VersionBook {
+  private readonly entries = new Map<string, Entry>();
+  /** docId → content key → version, for states received from peers until they are written. */
+  private readonly heardStates = new Map<string, Map<string, Version>>();
+  /** docId → the master state a conflict answer carried (content key, version), until the fork resolves it. */
+  private readonly heardConflicts = new Map<string, { key: string; version: Version }>();
+  private readonly subscription: Subscription;
+  /** Documents last written before this (by the storage's clock) predate the book: BOTTOM. */
+  private readonly startedAt = now();
+
+  constructor(
+    private readonly collection: RxCollection,
+    /** This database's storage token: its name in every version. */
+    readonly self: string,
+  ) {
+    this.subscription = collection.storageInstance.changeStream().subscribe((bulk) => {
+      for (const event of bulk.events) this.written(event.documentId, event.documentData, bulk.context);
+    });
+  }
+
+  get primaryPath(): string {
+    return this.collection.schema.primaryPath as string;
+  }
+
+  /**
+   * The version of a state this database holds or held. A document nobody wrote since the
+   * book started is at BOTTOM; a state older than the ones remembered is too (only lets it lose).
+   */
+  versionOf(id: string, state: unknown): Version {
+    const entry = this.entries.get(id);
+    if (!entry) return BOTTOM;
+    const key = contentKey(state);
+    return key === entry.key ? entry.version : entry.recent.get(key) ?? BOTTOM;
+  }
+
+  /**
+   * The version of a document as just read from the storage, or undefined when the book has
+   * not yet seen that write (a storage may emit its change event after a read can see it).
+   */
+  versionOfStored(id: string, document: { _rev: string; _meta: { lwt: number } }): Version | undefined {
+    const entry = this.entries.get(id);
+    if (entry) return entry.revs.get(document._rev);
+    return document._meta.lwt < this.startedAt ? BOTTOM : undefined;
+  }
+
+  /** A peer sent `state` of `id` at `version`: the version it gets if it is written here. */
+  heard(id: string, state: unknown, version: Version): void {
+    const key = contentKey(state);
+    const entry = this.entries.get(id);
+    // The content we hold already: it now includes what the peer's copy includes.
+    if (entry?.key === key) {
+      entry.version = mergeVersions(entry.version, version);
+      entry.recent.set(key, entry.version);
+      return;
+    }
+    const states = this.heardStates.get(id) ?? new Map<string, Version>();
+    states.delete(key);
+    states.set(key, version);
+    if (states.size > HEARD_PER_DOCUMENT) states.delete(states.keys().next().value!);
+    this.heardStates.set(id, states);
+  }
+
+  /** The master answered a push of `id` with a conflict and its state at `version`. */
+  heardConflict(id: string, state: unknown, version: Version): void {
+    this.heardConflicts.set(id, { key: contentKey(state), version });
+    this.heard(id, state, version);
+  }
+
+  stop(): void {
+    this.subscription.unsubscribe();
+    this.entries.clear();
+    this.heardStates.clear();
+    this.heardConflicts.clear();
+  }
+
+  private written(id: string, document: { _rev: string }, context: string): void {
+    const key = contentKey(document);
+    const entry = this.entries.get(id);
+    const own = Math.max(entry?.own ?? 0, entry?.version[this.self] ?? 0);
+    let version: Version;
+    let ownCount = own;
+    if (context === RESOLVED_CONTEXT) {
+      const master = this.heardConflicts.get(id);
+      this.heardConflicts.delete(id);
+      version = resolvedVersion(key, entry, master);
+      // Only a new content (a handler that merges) is a new write; taking either side's
+      // content is not, and counting it as one would make it look concurrent to that side's next write.
+      if (key !== entry?.key && key !== master?.key) version = { ...version, [this.self]: (ownCount = own + 1) };
+    } else if (!context.startsWith(REPLICATION_CONTEXT)) {
+      // The app wrote: a new write that includes the state it replaced.
+      version = { ...(entry?.version ?? BOTTOM), [this.self]: (ownCount = own + 1) };
+    } else {
+      version = this.takeHeard(id, key) ?? (entry && (key === entry.key ? entry.version : entry.recent.get(key))) ?? BOTTOM;
+    }
+    const recent = remember(entry?.recent, key, version);
+    const revs = remember(entry?.revs, document._rev, version);
+    this.entries.set(id, { key, revs, version, own: ownCount, recent });
+  }
+
+  private takeHeard(id: string, key: string): Version | undefined {
+    const states = this.heardStates.get(id);
+    const version = states?.get(key);
+    if (version === undefined) return undefined;
+    states!.delete(key);
+    if (states!.size === 0) this.heardStates.delete(id);
+    return version;
+  }
+}
+
+/**
+ * The version of the state a conflict was resolved to. The handler's choice between two
+ * concurrent states includes both; taking a state that already includes the other is that state.
+ */
+function resolvedVersion(key: string, fork: Entry | undefined, master: { key: string; version: Version } | undefined): Version {
+  const forkVersion = fork?.version ?? BOTTOM;
+  if (!master) return forkVersion;
+  const concurrent = compareVersions(forkVersion, master.version) === 'concurrent';
+  if (key === master.key && !concurrent) return master.version;
+  if (key === fork?.key && !concurrent) return forkVersion;
+  return mergeVersions(forkVersion, master.version);
+}
+
+/** Sets `key` as the newest of a small map that forgets its oldest entries. */
+function remember(map: Map<string, Version> | undefined, key: string, version: Version): Map<string, Version> {
+  const kept = map ?? new Map<string, Version>();
+  kept.delete(key);
+  kept.set(key, version);
+  if (kept.size > RECENT_PER_DOCUMENT) kept.delete(kept.keys().next().value!);
+  return kept;
+}
