@@ -1,15 +1,19 @@
-/** One creator = one peer: its handlers (one per RxDB collection) share one link per remote peer. */
+/**
+ * One creator = one peer per set of topics: its handlers (one per RxDB collection) share one
+ * link per remote peer; the same topic again is a second peer of its own, as in RxDB.
+ */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import wrtc from '@roamhq/wrtc';
-import { createMeshHandlerCreator, type MeshHandlerCreator } from '../src/mesh/mesh-creator.js';
+import { createMeshHandlerCreator, getConnectionHandlerMulti, type MeshHandlerCreator } from '../src/mesh/mesh-creator.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { FrameType, MAX_CHANNELS, encodeJoin } from '../src/mesh/framing.js';
 import type { P2PError } from '../src/errors.js';
 import type { P2PPeer } from '../src/types.js';
 import { SignalingBus } from './helpers/signaling-bus.js';
 import { RawPeer } from './helpers/raw-peer.js';
-import { next } from './helpers/wait.js';
+import { next, until } from './helpers/wait.js';
+import { TimerTracker } from '../src/conformance/resources.js';
 
 const opened: WebRTCMeshHandler[] = [];
 const rawPeers: RawPeer[] = [];
@@ -20,22 +24,33 @@ test.after.each(async () => {
 });
 
 /**
- * A peer (one creator) whose links' RTCPeerConnections are counted: those that got a remote
- * description, in either role (spare connections the core keeps ready and never uses are not).
+ * A creator whose RTCPeerConnections are counted: `connections`, those that got a remote
+ * description, in either role (spare connections the core keeps ready and never uses are
+ * not); `unclosed`, every one made and not closed yet. Without `peerId`, each peer it starts
+ * picks a random id.
  */
-function peer(bus: SignalingBus, peerId: string): { creator: MeshHandlerCreator; connections: () => number } {
+function peer(bus: SignalingBus, peerId?: string): { creator: MeshHandlerCreator; connections: () => number; unclosed: () => number } {
   const linked = new Set<unknown>();
+  const unclosed = new Set<unknown>();
   class CountedPeerConnection extends (wrtc as any).RTCPeerConnection {
+    constructor(...args: any[]) {
+      super(...args);
+      unclosed.add(this);
+    }
     setRemoteDescription(...args: any[]) {
       linked.add(this);
       return super.setRemoteDescription(...args);
     }
+    close() {
+      unclosed.delete(this);
+      return super.close();
+    }
   }
   const creator = createMeshHandlerCreator({
-    options: { peerId, config: { iceServers: [] }, wrtc: { ...(wrtc as any), RTCPeerConnection: CountedPeerConnection } },
+    options: { ...(peerId === undefined ? {} : { peerId }), config: { iceServers: [] }, wrtc: { ...(wrtc as any), RTCPeerConnection: CountedPeerConnection } },
     signaling: () => bus.transport(),
   });
-  return { creator, connections: () => linked.size };
+  return { creator, connections: () => linked.size, unclosed: () => unclosed.size };
 }
 
 /** A handler with every connect$ recorded from the start (subjects are hot). */
@@ -169,12 +184,78 @@ test('closing the last topic ends the peer: links close and remotes see every to
   assert.is(a.connections(), 2, 'a new peer session makes a new link');
 });
 
-test('the same topic twice on one creator is refused', async () => {
+test('the same topic twice on one creator: a second peer with its own id, and the two link to each other', async () => {
   const bus = new SignalingBus();
-  const { creator } = peer(bus, 'aaaa');
-  await open(creator, 'todos-topic');
-  const error = await creator({ topic: 'todos-topic' }).then(() => undefined, (e) => e);
-  assert.is(error?.code, 'ERR_INVALID_OPTION');
+  const { creator } = peer(bus);
+  // At once, as two databases given one hoisted creator may open it.
+  const [first, second] = await Promise.all([open(creator, 'todos-topic'), open(creator, 'todos-topic')]);
+  assert.is.not(first.handler.peerId, second.handler.peerId);
+  await Promise.all([first.connected(1, 'first todos'), second.connected(1, 'second todos')]);
+  assert.equal([...first.peers.keys()], [second.handler.peerId]);
+  const arrived = next(second.handler.message$, 'second todos message$ from the first');
+  await first.handler.send(first.peers.get(second.handler.peerId)!, { id: 'twin', method: 'masterChangesSince', params: [] });
+  assert.is((await arrived).message.id, 'twin');
+});
+
+test('other topics keep sharing one peer and one link; a second peer takes the topics free on it', async () => {
+  const bus = new SignalingBus();
+  const { creator, connections } = peer(bus);
+  const [todos, notes] = await Promise.all([open(creator, 'todos-topic'), open(creator, 'notes-topic')]);
+  assert.is(notes.handler.peerId, todos.handler.peerId, 'topics opened at once share one peer');
+  const todos2 = await open(creator, 'todos-topic');
+  const users = await open(creator, 'users-topic');
+  const notes2 = await open(creator, 'notes-topic');
+  assert.is.not(todos2.handler.peerId, todos.handler.peerId);
+  assert.is(users.handler.peerId, todos.handler.peerId, 'a topic open nowhere goes to the first peer');
+  assert.is(notes2.handler.peerId, todos2.handler.peerId, 'the second peer takes notes, free on it');
+  await Promise.all([todos, notes, todos2, notes2].map((row) => row.connected(1, `${row.handler.peerId} on ${row.handler.topic}`)));
+  assert.is(connections(), 2, 'one link between the two peers (one RTCPeerConnection on each side)');
+});
+
+test('getConnectionHandlerMulti gives a second peer on the same topic too', async () => {
+  const bus = new SignalingBus();
+  const creator = getConnectionHandlerMulti([peer(bus).creator, peer(bus).creator]);
+  const [first, second] = [await open(creator, 'todos-topic'), await open(creator, 'todos-topic')];
+  assert.is.not(first.handler.peerId, second.handler.peerId);
+  await Promise.all([first.connected(1, 'first todos'), second.connected(1, 'second todos')]);
+});
+
+test('a pinned peerId cannot be a second peer on one topic: ERR_ID_TAKEN, and the first keeps working', async () => {
+  const bus = new SignalingBus();
+  const [a, b] = [peer(bus, 'aaaa'), peer(bus, 'bbbb')];
+  const aTodos = await open(a.creator, 'todos-topic');
+  const error = await a.creator({ topic: 'todos-topic' }).then(() => undefined, (e) => e);
+  assert.is(error?.code, 'ERR_ID_TAKEN');
+  assert.match(error.message, /aaaa.*its own creator and peerId/);
+  const aNotes = await open(a.creator, 'notes-topic');
+  assert.is(aNotes.handler.peerId, 'aaaa', 'another topic still opens on the pinned peer');
+  const bTodos = await open(b.creator, 'todos-topic');
+  await Promise.all([aTodos.connected(1, 'A todos'), bTodos.connected(1, 'B todos')]);
+  await aTodos.handler.close();
+  const aTodosAgain = await open(a.creator, 'todos-topic');
+  assert.is(aTodosAgain.handler.peerId, 'aaaa', 'once closed, the topic opens on the pinned peer again');
+});
+
+test('closing both peers of one topic releases them: connections closed, no timer left, the next call a fresh peer', async () => {
+  const tracker = new TimerTracker();
+  tracker.start();
+  try {
+    const bus = new SignalingBus();
+    const [a, b] = [peer(bus), peer(bus, 'bbbb')];
+    const [first, second] = [await open(a.creator, 'todos-topic'), await open(a.creator, 'todos-topic')];
+    const bTodos = await open(b.creator, 'todos-topic');
+    await Promise.all([first, second, bTodos].map((row) => row.connected(2, `${row.handler.peerId} on todos`)));
+    await Promise.all([first.handler.close(), second.handler.close()]);
+    await until(() => bTodos.peers.size === 0, 'B losing both of A’s peers', 5_000);
+    const again = await open(a.creator, 'todos-topic');
+    assert.not.ok([first.handler.peerId, second.handler.peerId].includes(again.handler.peerId), 'a closed peer is not reused');
+    await Promise.all([again.connected(1, 'A todos again'), bTodos.connected(1, 'B todos, A again')]);
+    await Promise.all([again.handler.close(), bTodos.handler.close()]);
+    await until(() => a.unclosed() + b.unclosed() === 0, 'every RTCPeerConnection closed', 5_000);
+    assert.equal(await tracker.settle(5_000), [], 'timers left after every handler closed');
+  } finally {
+    tracker.stop();
+  }
 });
 
 test('a peer that writes on an unannounced channel, or announces too many topics, is dropped', async () => {

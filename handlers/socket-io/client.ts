@@ -97,12 +97,12 @@ class SocketIoSignaling implements SignalingTransport {
         },
       };
       for (const [event, listener] of Object.entries(listeners)) socket.on(event as any, listener as any);
-      this.connection.onSignal(room, (message) => {
+      this.connection.onSignal(room, peerId, (message) => {
         if (message.to === peerId && typeof message.from === 'string') events.signal(message.from, message.signal);
       });
       this.detach = () => {
         for (const [event, listener] of Object.entries(listeners)) socket.off(event as any, listener as any);
-        this.connection.onSignal(room, undefined);
+        this.connection.onSignal(room, peerId, undefined);
       };
       if (socket.connected) listeners.connect();
     });

@@ -26,7 +26,8 @@ export interface SharedSocket {
  * socket (the seed's example sends `joined` without the room) gets a socket per room instead.
  */
 export class SocketIoConnection {
-  private current: SharedSocket | undefined;
+  /** Per peer id: a creator may run several peers (one topic opened twice), each with its own socket. */
+  private readonly current = new Map<string, SharedSocket>();
   private roomsNeedOwnSocket = false;
   /**
    * Signals are dispatched by room whichever socket brings them: a server that keys sockets by
@@ -45,8 +46,8 @@ export class SocketIoConnection {
   ) {}
 
   /** `firstJoin`: the join a new socket carries in its handshake (our server then joins at connection). */
-  async acquire(firstJoin?: JoinMessage): Promise<SharedSocket> {
-    const current = this.current;
+  async acquire(firstJoin: JoinMessage): Promise<SharedSocket> {
+    const current = this.current.get(firstJoin.peerId);
     if (current && !current.dead && !this.roomsNeedOwnSocket) {
       const shareable = await current.roomAware;
       if (shareable && !current.dead) {
@@ -55,7 +56,7 @@ export class SocketIoConnection {
       }
     }
     const fresh = this.open(firstJoin);
-    if (!this.roomsNeedOwnSocket) this.current = fresh;
+    if (!this.roomsNeedOwnSocket) this.current.set(firstJoin.peerId, fresh);
     return fresh;
   }
 
@@ -64,16 +65,16 @@ export class SocketIoConnection {
     return this.identities.has(peerId) ? { identity: this.identities.get(peerId) } : {};
   }
 
-  onSignal(room: string, handler: ((message: SignalMessage) => void) | undefined): void {
-    if (handler) this.signalHandlers.set(room, handler);
-    else this.signalHandlers.delete(room);
+  onSignal(room: string, peerId: string, handler: ((message: SignalMessage) => void) | undefined): void {
+    if (handler) this.signalHandlers.set(`${peerId}\n${room}`, handler);
+    else this.signalHandlers.delete(`${peerId}\n${room}`);
   }
 
   release(shared: SharedSocket): void {
     if (--shared.users > 0) return;
     shared.dead = true;
     shared.learnRoomAwareness(false);
-    if (this.current === shared) this.current = undefined;
+    for (const [peerId, held] of this.current) if (held === shared) this.current.delete(peerId);
     // Detach first so the disconnect we cause is not reported as a lost connection.
     shared.socket.removeAllListeners();
     shared.socket.disconnect();
@@ -102,10 +103,10 @@ export class SocketIoConnection {
     socket.on('disconnect', die);
     socket.on(SignalingEvent.SIGNAL, (message: unknown) => {
       if (typeof message !== 'object' || message === null) return;
-      const { room, from, identity } = message as Partial<SignalMessage>;
-      if (typeof room !== 'string') return;
+      const { room, from, to, identity } = message as Partial<SignalMessage>;
+      if (typeof room !== 'string' || typeof to !== 'string') return;
       if (identity !== undefined && typeof from === 'string') this.identities.set(from, identity);
-      this.signalHandlers.get(room)?.(message as SignalMessage);
+      this.signalHandlers.get(`${to}\n${room}`)?.(message as SignalMessage);
     });
     return shared;
   }

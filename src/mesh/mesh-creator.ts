@@ -1,3 +1,5 @@
+import { P2PError, P2PErrorCode } from '../errors.js';
+import { replicationGuardFor } from '../replication/attach.js';
 import type { P2PConnectionHandlerOptions } from '../types.js';
 import { checkTransports, createMeshNetwork, type WebRTCMeshHandler } from './mesh.js';
 import type { MeshNetwork } from './network.js';
@@ -23,30 +25,48 @@ export type MeshHandlerCreator = ((options: P2PConnectionHandlerOptions) => Prom
 };
 
 /**
- * Builds a transport's creator. Every handler it creates (one per RxDB collection) belongs to
- * one peer: they share one WebRTC link per remote peer, each topic on its own channel (RxDB
- * alone opens a mesh per collection, issue #5925). The peer ends when its last handler closes;
- * a later call starts a new one.
+ * Builds a transport's creator. Its handlers (one per RxDB collection) share one peer: one
+ * WebRTC link per remote peer, each topic on its own channel (RxDB alone opens a mesh per
+ * collection, issue #5925). A call for a topic that peer already holds starts another peer with
+ * the same options and a new random id, as RxDB's creators do for every call: one creator may
+ * serve several databases on one topic. A peer ends when its last handler closes.
  */
 export function createMeshHandlerCreator(parts: MeshCreatorParts): MeshHandlerCreator {
   // Validated now, so a wrong option fails where the creator is made, not at the first topic.
   resolveMeshOptions(parts.options, parts.options.clock ?? systemClock);
-  let current: Promise<MeshNetwork> | undefined;
-  const network = async (): Promise<MeshNetwork> => {
-    const seen = current;
-    if (seen) {
-      const open = await seen.catch(() => undefined);
-      if (open?.isOpen) return open;
-      if (current !== seen) return network();
-    }
-    current = createMeshNetwork(parts.options, parts.peerDetails);
-    return current;
+  let networks: MeshNetwork[] = [];
+  const networkFor = async (topic: string): Promise<MeshNetwork> => {
+    // Dropped here, so a long-lived creator holds only the peers still open.
+    networks = networks.filter((network) => network.isOpen);
+    const free = networks.find((network) => !network.hasTopic(topic));
+    if (free) return free;
+    const pinned = parts.options.peerId;
+    if (networks.length > 0 && pinned !== undefined) throw idTaken(topic, pinned);
+    const network = await createMeshNetwork(parts.options, parts.peerDetails);
+    networks.push(network);
+    return network;
   };
-  const creator = async ({ topic }: P2PConnectionHandlerOptions): Promise<WebRTCMeshHandler> => {
+  // One call picks at a time: collections opened at once must find the peer the first one made.
+  let picking: Promise<unknown> = Promise.resolve();
+  const creator = async (options: P2PConnectionHandlerOptions): Promise<WebRTCMeshHandler> => {
+    const { topic } = options;
+    // Prepared before the join, so the handler reaches RxDB before any peer event does.
+    const guard = await replicationGuardFor(options);
     const transports = checkTransports(parts.signaling(topic), topic);
-    return (await network()).openTopic(topic, transports);
+    // openTopic claims the topic before it returns; the next call need not wait for the join.
+    const picked = picking.then(async () => ({ handler: (await networkFor(topic)).openTopic(topic, transports) }));
+    picking = picked.catch(() => undefined);
+    return guard(await (await picked).handler);
   };
   return Object.assign(creator, { [meshCreatorParts]: parts });
+}
+
+function idTaken(topic: string, peerId: string): P2PError {
+  return new P2PError(
+    P2PErrorCode.ID_TAKEN,
+    `topic ${topic} is already open on this creator's peer ${peerId}; its options fix that id (\`peerId\`, or a Nostr key), ` +
+      'so it cannot be a second peer there: give each app instance (each database) its own creator and peerId',
+  );
 }
 
 /**

@@ -52,10 +52,16 @@ export class MeshNetwork implements PeerLinkEvents {
     return !this.ended && !this.crashed;
   }
 
+  /** True while a handler of this peer holds `topic`: a second one there needs a peer of its own. */
+  hasTopic(topic: string): boolean {
+    return this.topics.has(topic);
+  }
+
   /** Joins `topic` through `transports`; resolves once one of them joined (or keeps retrying). */
   async openTopic(topic: string, transports: readonly SignalingTransport[]): Promise<WebRTCMeshHandler> {
+    // The creator opens a new peer instead, so only a caller bypassing it gets here.
     if (this.topics.has(topic)) {
-      throw new P2PError(P2PErrorCode.INVALID_OPTION, `topic ${topic} is already open on this creator (one creator is one peer: give each app instance its own)`);
+      throw new P2PError(P2PErrorCode.INVALID_OPTION, `topic ${topic} is already open on this peer (one peer has one handler per topic)`);
     }
     const used = new Set([...this.topics.values()].map((open) => open.channel));
     let channel = 0;
