@@ -14,8 +14,9 @@ import { TopicHandle, type WebRTCMeshHandler } from './topic.js';
 const HELLO_GRACE_MS = 500;
 
 /**
- * All WebRTC links of one peer (one creator factory): a single link per remote peer, however
- * many topics (RxDB collections) the two share, each topic multiplexed on its own channel.
+ * All WebRTC links of one peer (a creator starts another only for a topic this one holds): a
+ * single link per remote peer, however many topics (RxDB collections) the two share, each topic
+ * multiplexed on its own channel.
  * Topics come and go as handlers open and close; the network ends with the last one.
  */
 export class MeshNetwork implements PeerLinkEvents {

@@ -19,6 +19,8 @@ import type { HandlerGuard } from './attach.js';
 /** What `replicateWebRTC` passes to a creator, as far as the guard reads it. */
 export interface ReplicationCreatorOptions {
   collection?: unknown;
+  push?: { modifier?: unknown };
+  pull?: { modifier?: unknown };
   isPeerValid?: (peer: any) => boolean | Promise<boolean>;
 }
 
@@ -42,12 +44,14 @@ function isCollection(value: unknown): value is RxCollection {
 
 /**
  * Wraps handlers for `options.collection`; handlers stay as they are when the creator was
- * called without a collection (the conformance suite, other apps), or for a collection with
- * attachments, whose pushes RxDB keeps answering itself.
+ * called without a collection (the conformance suite, other apps).
  */
 export async function prepareGuard(options: ReplicationCreatorOptions): Promise<HandlerGuard> {
   const collection = options?.collection;
-  if (!isCollection(collection) || collection.schema.jsonSchema.attachments) return (handler) => handler;
+  // A modifier changes states between the storage and the wire, so a state sent is not one the
+  // book counted: such replications keep RxDB's own rule, as do collections with attachments.
+  const modified = options.push?.modifier !== undefined || options.pull?.modifier !== undefined;
+  if (!isCollection(collection) || collection.schema.jsonSchema.attachments || modified) return (handler) => handler;
   // The book must watch the storage before RxDB's replications do: it is made here, first.
   // Its name for this database includes a per-book part: the counts start again when a
   // database is opened again, and must not pass for the earlier writes (docs/replication.md).
@@ -109,7 +113,7 @@ class ReplicationGuard<Handler extends P2PConnectionHandler> {
 
   private versionOf(state: unknown): Version | null {
     const id = (state as Record<string, unknown> | null | undefined)?.[this.book.primaryPath];
-    return typeof id === 'string' ? this.book.versionOf(id, state) : null;
+    return typeof id === 'string' ? this.book.versionOf(id, state) ?? null : null;
   }
 
   private async answerPush({ peer, message }: PeerWithMessage): Promise<void> {

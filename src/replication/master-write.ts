@@ -12,7 +12,7 @@
  */
 import { docStateToWriteDoc, writeDocToDocState, type RxCollection, type RxReplicationWriteToMasterRow, type WithDeleted } from 'rxdb';
 import type { VersionBook } from './version-book.js';
-import { compareVersions, contentKey, mergeVersions, type Version } from './versions.js';
+import { BOTTOM, compareVersions, contentKey, mergeVersions, type Version } from './versions.js';
 
 type Row = RxReplicationWriteToMasterRow<any>;
 type StoredDocument = Parameters<RxCollection['storageInstance']['bulkWrite']>[0][number]['document'];
@@ -104,7 +104,7 @@ async function decide(collection: RxCollection, book: VersionBook, id: string, {
   if (assumed && collection.conflictHandler.isEqual(state, assumed, 'p2p-master-write-assumed')) {
     return { kind: 'write', state: pushed, version: mergeVersions(version ?? {}, held ?? {}), answer: false };
   }
-  return { kind: 'conflict', state, version: held ?? book.versionOf(id, state) };
+  return { kind: 'conflict', state, version: held ?? book.versionOf(id, state) ?? BOTTOM };
 }
 
 interface Versioned {

@@ -54,14 +54,15 @@ export class VersionBook {
   }
 
   /**
-   * The version of a state this database holds or held. A document nobody wrote since the
-   * book started is at BOTTOM; a state older than the ones remembered is too (only lets it lose).
+   * The version of a state this database holds or held; BOTTOM for a document nobody wrote
+   * since the book started; undefined for a state the book does not know (peers then use
+   * RxDB's own rule for it).
    */
-  versionOf(id: string, state: unknown): Version {
+  versionOf(id: string, state: unknown): Version | undefined {
     const entry = this.entries.get(id);
     if (!entry) return BOTTOM;
     const key = contentKey(state);
-    return key === entry.key ? entry.version : entry.recent.get(key) ?? BOTTOM;
+    return key === entry.key ? entry.version : entry.recent.get(key);
   }
 
   /**
