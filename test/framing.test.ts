@@ -126,7 +126,7 @@ test('pings may arrive in the middle of a chunked message', () => {
 
 test('topic announcements round-trip with their channel', () => {
   const decoder = new FrameDecoder(MiB);
-  assert.equal(decoder.decode(encodeJoin(513, 'todos-🗒')), { kind: 'join', channel: 513, topic: 'todos-🗒' });
+  assert.equal(decoder.decode(encodeJoin(513, 'todos-🗒')), { kind: 'join', channel: 513, tag: 'todos-🗒' });
   assert.equal(decoder.decode(encodeLeave(513)), { kind: 'leave', channel: 513 });
 });
 

@@ -87,7 +87,7 @@ test('a seeded corpus of bad frames: each malicious peer is dropped with a coded
     const baseline = settledMemory();
 
     // Three seeds: every kind of bad frame three times, with different random content.
-    const sessions = [0, 1, 2].flatMap((round) => dataChannelCorpus(DEFAULT_SEED + round, TOPIC, MAX_MESSAGE_BYTES));
+    const sessions = [0, 1, 2].flatMap((round) => dataChannelCorpus(DEFAULT_SEED + round, MAX_MESSAGE_BYTES));
     let frames = 0;
     const started = Date.now();
     for (const [index, session] of sessions.entries()) {

@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import wrtc from '@roamhq/wrtc';
 import { createMeshHandlerCreator, getConnectionHandlerMulti, type MeshHandlerCreator } from '../src/mesh/mesh-creator.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
-import { FrameType, MAX_CHANNELS, encodeJoin } from '../src/mesh/framing.js';
+import { FrameDecoder, FrameType, MAX_CHANNELS, encodeJoin, encodeMessage } from '../src/mesh/framing.js';
+import { topicTag } from '../src/mesh/topic-tag.js';
 import type { P2PError } from '../src/errors.js';
 import type { P2PPeer } from '../src/types.js';
 import { SignalingBus } from './helpers/signaling-bus.js';
@@ -276,6 +277,54 @@ test('a peer that writes on an unannounced channel, or announces too many topics
     await Promise.all([error, dropped]);
     raw.destroy();
   }
+});
+
+test('a peer of one topic learns nothing of our others and cannot get into them by replaying what it heard', async () => {
+  const bus = new SignalingBus();
+  const { creator } = peer(bus, 'aaaa');
+  const t1 = await open(creator, 'shared-t1');
+  const t2 = await open(creator, 'secret-t2');
+  const raw = new RawPeer(bus.transport(), 'zzzb', 'isolation-session');
+  rawPeers.push(raw);
+  const linkOpen = raw.connected();
+  await raw.join('shared-t1');
+  await Promise.all([linkOpen, t1.connected(1, 'A meeting B in shared-t1')]);
+  const b = t1.peers.get('zzzb')!;
+  // Frames on a link arrive in order: once B has A's message, it has every announcement A sent before.
+  const heard = (what: string, predicate: (frame: Uint8Array) => boolean) => until(() => raw.frames.some(predicate), what);
+  const isWhole = (frame: Uint8Array) => frame[0] === FrameType.WHOLE;
+  await t1.handler.send(b, { id: 'sync-1', method: 'ping', params: [] });
+  await heard('A’s first message reaching B', isWhole);
+  const decoder = new FrameDecoder(1 << 20);
+  const joins = raw.frames.filter((frame) => frame[0] === FrameType.JOIN).map((frame) => decoder.decode(frame) as { tag: string });
+  assert.equal(joins.map((join) => join.tag), [topicTag('shared-t1', 'aaaa', 'zzzb')], 'only shared-t1 is announced to B, as a tag');
+  const text = new TextDecoder().decode(Uint8Array.from(raw.frames.flatMap((frame) => [...frame])));
+  assert.not.ok(text.includes('secret-t2') || text.includes('shared-t1'), 'no topic name on the link');
+
+  // Replays and guesses: A's own tags sent back, A's tag for secret-t2 (as if B had heard it), the bare name.
+  const t2Connects: string[] = [];
+  t2.handler.connect$.subscribe((peer) => t2Connects.push(peer.id));
+  const attempts = [topicTag('shared-t1', 'aaaa', 'zzzb'), topicTag('secret-t2', 'aaaa', 'zzzb'), 'secret-t2', topicTag('secret-t2', 'zzzb', 'aaaa')];
+  const sync = async (round: number) => {
+    const received = next(t1.handler.message$, `B’s message ${round} reaching A`, 15_000, ({ message }) => message.id === `sync-b-${round}`);
+    for (const frame of encodeMessage({ id: `sync-b-${round}`, method: 'ping', params: [] }, 0, 1 << 20)) raw.send(frame);
+    await received;
+  };
+  attempts.slice(0, 3).forEach((tag, index) => raw.send(encodeJoin(5 + index, tag)));
+  await sync(1);
+  assert.equal(t2Connects, [], 'replayed tags and the bare name do not get B into secret-t2');
+  // Even the right tag is refused from a peer never seen in secret-t2's room.
+  raw.send(encodeJoin(9, attempts[3]!));
+  await sync(2);
+  assert.equal(t2Connects, [], 'the right tag from a peer not seen in the room does not get it in');
+
+  // Seen in secret-t2's room, B is announced the topic and, with the right tag, gets in.
+  const t2Link = next(t2.handler.connect$, 'B admitted to secret-t2', 15_000, (peer) => peer.id === 'zzzb');
+  const inRoom = bus.transport();
+  await inRoom.join('secret-t2', 'zzzb', { peerJoined: () => {}, peerLeft: () => {}, lost: () => {}, error: () => {}, signal: () => {} });
+  raw.send(encodeJoin(10, attempts[3]!));
+  await t2Link;
+  await inRoom.leave();
 });
 
 test.run();

@@ -88,8 +88,9 @@ export function encodeGoodbye(): Uint8Array {
   return Uint8Array.of(FrameType.GOODBYE);
 }
 
-export function encodeJoin(channel: number, topic: string): Uint8Array {
-  const name = textEncoder.encode(topic);
+/** `tag`: the topic's tag for this link (topic-tag.ts), never its name. */
+export function encodeJoin(channel: number, tag: string): Uint8Array {
+  const name = textEncoder.encode(tag);
   const frame = new Uint8Array(3 + name.byteLength);
   frame[0] = FrameType.JOIN;
   new DataView(frame.buffer).setUint16(1, channel);
@@ -112,7 +113,7 @@ function withType(type: number, bytes: Uint8Array): Uint8Array {
 
 export type DecodedFrame =
   | { kind: 'message'; channel: number; payload: unknown }
-  | { kind: 'join'; channel: number; topic: string }
+  | { kind: 'join'; channel: number; tag: string }
   | { kind: 'leave'; channel: number }
   | { kind: 'ping' }
   | { kind: 'goodbye' }
@@ -148,7 +149,7 @@ export class FrameDecoder {
     if (type === FrameType.LEAVE && frame.byteLength === 3) return { kind: 'leave', channel };
     if (type === FrameType.JOIN) {
       if (frame.byteLength - 3 > MAX_TOPIC_BYTES || frame.byteLength === 3) throw protocolError('a topic name of absurd length');
-      return { kind: 'join', channel, topic: this.text(frame.subarray(3)) };
+      return { kind: 'join', channel, tag: this.text(frame.subarray(3)) };
     }
     if (type === FrameType.WHOLE) {
       if (this.assembling) throw protocolError('a whole message in the middle of a chunked one');

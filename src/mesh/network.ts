@@ -2,6 +2,7 @@ import { P2PError, P2PErrorCode } from '../errors.js';
 import { createPeer } from '../hub.js';
 import type { P2PMessage, P2PPeer, P2PResponse } from '../types.js';
 import { parseMeshSignal, type HelloSignal, type MeshSignal, type RtcSignal, type RtcSignalData } from './envelope.js';
+import { topicTag } from './topic-tag.js';
 import { MAX_CHANNELS, encodeJoin, encodeLeave, encodeMessage, type DecodedFrame } from './framing.js';
 import { randomId, type ResolvedMeshOptions } from './options.js';
 import { PeerLink, type PeerLinkEvents, type PeerLinkSettings } from './peer-link.js';
@@ -84,19 +85,41 @@ export class MeshNetwork implements PeerLinkEvents {
   private deliver(handle: TopicHandle): void {
     if (this.topics.get(handle.topic) !== handle) return;
     handle.delivered = true;
-    for (const link of this.links.values()) {
-      if (link.state !== 'open') continue;
-      if ([...link.remoteChannels.values()].includes(handle.topic)) this.onRemoteJoin(link, handle.topic);
-      // After adding the peer: the remote writes to this topic only once it has our announcement.
-      void link.send([encodeJoin(handle.channel, handle.topic)]).catch(() => {});
+    for (const link of this.links.values()) this.meetOnLink(link, handle);
+  }
+
+  /**
+   * A topic is announced to, and accepted from, only a peer seen in that topic's room, and as a
+   * tag only that peer can check (topic-tag.ts): a peer of one topic never learns of, nor gets
+   * into, another.
+   */
+  private meetOnLink(link: PeerLink, handle: TopicHandle): void {
+    const { topic } = handle;
+    if (link.state !== 'open' || !handle.delivered || !this.reach.get(link.remoteId)?.has(topic)) return;
+    const theirs = topicTag(topic, link.remoteId, this.peerId);
+    if ([...link.remoteChannels.values()].includes(theirs)) {
+      link.admittedTags.set(theirs, topic);
+      this.onRemoteJoin(link, topic);
     }
+    // After adding the peer: the remote writes to this topic only once it has our announcement.
+    if (link.announced.has(topic)) return;
+    link.announced.add(topic);
+    void link.send([encodeJoin(handle.channel, topicTag(topic, this.peerId, link.remoteId))]).catch(() => {});
+  }
+
+  /** `remoteId` was seen in `topic`'s room: if a link is open already, the topic may now go on it. */
+  private seenInRoom(topic: string, remoteId: string): void {
+    this.reachOf(remoteId).add(topic);
+    const link = this.links.get(remoteId);
+    const handle = this.topics.get(topic);
+    if (link && handle) this.meetOnLink(link, handle);
   }
 
   // ---- called by TopicHandle ----------------------------------------------------------
 
   onTopicPeerJoined(topic: string, remoteId: string, sharedRoster: boolean): void {
     if (!this.isOpen) return;
-    this.reachOf(remoteId).add(topic);
+    this.seenInRoom(topic, remoteId);
     this.reachOut(remoteId, sharedRoster);
   }
 
@@ -116,7 +139,7 @@ export class MeshNetwork implements PeerLinkEvents {
     if (!this.isOpen) return;
     const signal = parseMeshSignal(raw, from);
     if (signal instanceof P2PError) return this.topics.get(topic)?.hub.reportError(signal);
-    this.reachOf(from).add(topic);
+    this.seenInRoom(topic, from);
     if (signal.type === 'hello') this.onHello(from, signal);
     else this.onRtcSignal(from, signal);
   }
@@ -137,7 +160,9 @@ export class MeshNetwork implements PeerLinkEvents {
       const peer = link.topicPeers.get(handle.topic);
       if (peer) handle.hub.removePeer(peer);
       link.topicPeers.delete(handle.topic);
-      if (link.state === 'open' && !this.crashed && handle.delivered) void link.send([encodeLeave(handle.channel)]).catch(() => {});
+      for (const [tag, topic] of link.admittedTags) if (topic === handle.topic) link.admittedTags.delete(tag);
+      const announced = link.announced.delete(handle.topic);
+      if (link.state === 'open' && !this.crashed && announced) void link.send([encodeLeave(handle.channel)]).catch(() => {});
     }
     for (const [remoteId, reach] of this.reach) {
       reach.delete(handle.topic);
@@ -257,6 +282,12 @@ export class MeshNetwork implements PeerLinkEvents {
     handle.hub.addPeer(peer);
   }
 
+  private forgetTag(link: PeerLink, tag: string): void {
+    const topic = link.admittedTags.get(tag);
+    link.admittedTags.delete(tag);
+    if (topic !== undefined) this.dropTopicPeer(link, topic);
+  }
+
   private dropTopicPeer(link: PeerLink, topic: string): void {
     const peer = link.topicPeers.get(topic);
     if (!peer) return;
@@ -275,7 +306,7 @@ export class MeshNetwork implements PeerLinkEvents {
   open(link: PeerLink): void {
     if (this.links.get(link.remoteId) !== link || !this.isOpen) return link.close();
     this.failures.delete(link.remoteId);
-    for (const handle of this.topics.values()) if (handle.delivered) void link.send([encodeJoin(handle.channel, handle.topic)]).catch(() => {});
+    for (const handle of this.topics.values()) this.meetOnLink(link, handle);
   }
 
   frame(link: PeerLink, frame: Exclude<DecodedFrame, { kind: 'ping' | 'partial' | 'goodbye' }>): void {
@@ -284,21 +315,23 @@ export class MeshNetwork implements PeerLinkEvents {
       if (previous === undefined && link.remoteChannels.size >= MAX_CHANNELS) {
         return link.close(new P2PError(P2PErrorCode.PROTOCOL, `peer ${link.remoteId} announced over ${MAX_CHANNELS} topics`, { peerId: link.remoteId }));
       }
-      if (previous !== undefined && previous !== frame.topic) this.dropTopicPeer(link, previous);
-      link.remoteChannels.set(frame.channel, frame.topic);
-      return this.onRemoteJoin(link, frame.topic);
+      if (previous !== undefined && previous !== frame.tag) this.forgetTag(link, previous);
+      link.remoteChannels.set(frame.channel, frame.tag);
+      for (const handle of this.topics.values()) this.meetOnLink(link, handle);
+      return;
     }
-    const topic = link.remoteChannels.get(frame.channel);
-    if (topic === undefined) {
+    const tag = link.remoteChannels.get(frame.channel);
+    if (tag === undefined) {
       return link.close(new P2PError(P2PErrorCode.PROTOCOL, `peer ${link.remoteId} used channel ${frame.channel} without announcing it`, { peerId: link.remoteId }));
     }
     if (frame.kind === 'leave') {
       link.remoteChannels.delete(frame.channel);
-      this.dropTopicPeer(link, topic);
+      this.forgetTag(link, tag);
       return this.closeIfIdle(link);
     }
-    const peer = link.topicPeers.get(topic);
-    if (peer) this.topics.get(topic)?.hub.deliver(peer, frame.payload);
+    const topic = link.admittedTags.get(tag);
+    const peer = topic === undefined ? undefined : link.topicPeers.get(topic);
+    if (peer) this.topics.get(topic!)?.hub.deliver(peer, frame.payload);
   }
 
   closed(link: PeerLink, error: P2PError | undefined): void {

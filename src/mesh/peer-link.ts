@@ -43,8 +43,12 @@ export class PeerLink {
   state: LinkState = 'connecting';
   /** The remote's session once a signal from it has been seen on this link. */
   remoteSession: string | undefined;
-  /** The remote's channel numbers and the topics it announced for them. */
+  /** The remote's channel numbers and the topic tags it announced for them (topic-tag.ts). */
   readonly remoteChannels = new Map<number, string>();
+  /** The remote's tags we accepted, and our topic each stands for. */
+  readonly admittedTags = new Map<string, string>();
+  /** Our topics announced on this link. */
+  readonly announced = new Set<string>();
   /** Per shared topic, the peer object that topic's handler hands out for this link. */
   readonly topicPeers = new Map<string, P2PPeer>();
   /** Numbers our outgoing signals on this link, so the remote can drop duplicates. */

@@ -289,12 +289,12 @@ export const u32 = (value: number) => [(value >>> 24) & 0xff, (value >>> 16) & 0
 
 /**
  * One session per link: every session ends with a frame the handler must refuse (so the link
- * is dropped), after a prefix that is hostile but legal (floods, unfinished chunks).
- * `topic` is a topic the handler has open, so WHOLE frames on it reach the framing checks.
+ * is dropped), after a prefix that is hostile but legal (floods, unfinished chunks). The peer
+ * sending it has announced a topic the handler holds on channel 0 (RawPeer does on connect), so
+ * WHOLE frames there reach the framing checks.
  */
-export function dataChannelCorpus(seed: number, topic: string, maxMessageBytes: number): Session<Uint8Array>[] {
+export function dataChannelCorpus(seed: number, maxMessageBytes: number): Session<Uint8Array>[] {
   const rng = new Rng(seed);
-  const joinTopic = encodeJoin(0, topic);
   const fatal: Array<[string, () => Uint8Array[]]> = [
     ['random bytes', () => [Uint8Array.of(7 + rng.int(249), ...rng.bytes(rng.int(300)))]],
     ['truncated header', () => [Uint8Array.of(rng.pick([FrameType.WHOLE, FrameType.START, FrameType.JOIN]), 0)]],
@@ -322,7 +322,7 @@ export function dataChannelCorpus(seed: number, topic: string, maxMessageBytes: 
       ...Array.from({ length: MAX_CHANNELS + 1 }, (_, i) => encodeJoin(1 + i, `unknown-${i}-${'t'.repeat(2_000)}`)),
     ]],
   ];
-  return fatal.map(([kind, make]) => ({ kind, messages: [joinTopic, ...make()] }));
+  return fatal.map(([kind, make]) => ({ kind, messages: make() }));
 }
 
 // ---- What every hostile test checks around its corpus ---------------------------------------

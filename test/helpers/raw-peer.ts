@@ -2,6 +2,7 @@ import SimplePeer from 'simple-peer';
 import wrtc from '@roamhq/wrtc';
 import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
 import { encodeJoin } from '../../src/mesh/framing.js';
+import { topicTag } from '../../src/mesh/topic-tag.js';
 
 /**
  * A hand-driven remote that speaks the mesh's signal envelope but writes whatever raw frames
@@ -52,7 +53,7 @@ export class RawPeer {
       });
       rtc.on('connect', () => {
         // Announce the room as channel 0, as an honest peer would, so the handler lists us.
-        rtc.send(encodeJoin(0, this.room));
+        rtc.send(encodeJoin(0, topicTag(this.room, this.peerId, from)));
         this.onConnect?.();
       });
       rtc.on('data', (frame: Uint8Array) => this.frames.push(frame));
