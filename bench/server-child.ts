@@ -26,7 +26,8 @@ const connectionsOf = (http: HttpServer) => () =>
 async function start(kind: ServerKind): Promise<Running> {
   if (kind === 'socket.io') {
     const { startSocketIoSignalingServer } = await import('../handlers/socket-io/server.js');
-    const server = await startSocketIoSignalingServer({ port: 0, host: '127.0.0.1' });
+    // Every benchmark client comes from 127.0.0.1: the per-address cap would refuse most of P5's.
+    const server = await startSocketIoSignalingServer({ port: 0, host: '127.0.0.1', maxConnectionsPerAddress: 1_000_000 });
     return { info: { url: server.url, rxdbUrl: server.rxdbUrl }, connections: connectionsOf(server.io.httpServer as HttpServer), close: () => server.close() };
   }
   if (kind === 'rxdb') {

@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
+import { io as ioClient } from 'socket.io-client';
 import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server.js';
 
 const servers: SocketIoSignalingServer[] = [];
@@ -44,6 +45,16 @@ class Client {
   }
 }
 
+/** Whether a WebSocket to `url` is accepted (init received) rather than refused. */
+function opens(url: string): Promise<boolean> {
+  const socket = new WebSocket(url);
+  sockets.push(socket);
+  return new Promise((resolve) => {
+    socket.once('message', () => resolve(true));
+    socket.once('error', () => resolve(false));
+  });
+}
+
 async function start(options = {}): Promise<SocketIoSignalingServer> {
   const server = await startSocketIoSignalingServer(options);
   servers.push(server);
@@ -74,8 +85,8 @@ test('spoofed, foreign, unroutable and malformed messages get an error and nothi
   const b = await Client.connect(server.rxdbUrl!);
   const outsider = await Client.connect(server.rxdbUrl!);
   for (const member of [a, b]) member.client.send({ type: 'join', room: 'rxdb-room' });
-  await a.client.next('joined');
-  await a.client.next('joined');
+  // Joins landing together are told to the room in one list.
+  while ((await a.client.next('joined')).otherPeerIds.length < 2);
   const hostile: unknown[] = [
     { type: 'signal', room: 'rxdb-room', senderPeerId: b.id, receiverPeerId: b.id, data: {} },
     { type: 'signal', room: 'rxdb-room', senderPeerId: a.id, receiverPeerId: 'nobody', data: {} },
@@ -114,6 +125,60 @@ test('authenticate refuses RxDB clients too; rxdbPath false turns the endpoint o
   const nowhere = new WebSocket(off.url.replace('http', 'ws') + '/');
   sockets.push(nowhere);
   await new Promise<void>((resolve) => nowhere.once('error', () => resolve()));
+});
+
+test('a repeated join is answered to its sender only: the rest of the room hears nothing of it', async () => {
+  const server = await start({ joinsPerSecond: 1_000 });
+  const members = await Promise.all(Array.from({ length: 12 }, () => Client.connect(server.rxdbUrl!)));
+  for (const member of members) member.client.send({ type: 'join', room: 'flood-room' });
+  const [attacker, bystander] = [members[0]!, members[1]!];
+  // Every member gets the full list once everyone has joined; count what comes after that.
+  await Promise.all(members.map(async (member) => {
+    while ((await member.client.next('joined')).otherPeerIds.length < members.length);
+  }));
+  let bytes = 0;
+  bystander.client.socket.on('message', (raw) => (bytes += raw.toString().length));
+  for (let round = 0; round < 150; round++) attacker.client.send({ type: 'join', room: 'flood-room' });
+  for (let round = 0; round < 150; round++) assert.is((await attacker.client.next('joined')).otherPeerIds.length, members.length);
+  // Messages from one sender reach the bystander in order: this signal comes after anything the joins caused.
+  attacker.client.send({ type: 'signal', room: 'flood-room', senderPeerId: attacker.id, receiverPeerId: bystander.id, data: { sync: true } });
+  await bystander.client.next('signal');
+  const signalBytes = JSON.stringify({ type: 'signal', room: 'flood-room', senderPeerId: attacker.id, receiverPeerId: bystander.id, data: { sync: true } }).length;
+  assert.is(bytes, signalBytes, `the bystander received ${bytes} bytes, only the signal's ${signalBytes}`);
+  assert.is(bystander.client.messages.filter((message) => message.type === 'joined').length, 0);
+});
+
+test('joins have their own budget, and connections per address are capped (socket.io and RxDB endpoint together)', async () => {
+  const server = await start({ joinsPerSecond: 1, maxConnectionsPerAddress: 3 });
+  const a = await Client.connect(server.rxdbUrl!);
+  a.client.send({ type: 'join', room: 'budget-1' });
+  a.client.send({ type: 'join', room: 'budget-2' });
+  a.client.send({ type: 'join', room: 'budget-3' });
+  const refused = await a.client.next('error');
+  assert.is(refused.code, 'ERR_LIMIT_EXCEEDED');
+  assert.match(refused.message, /joins per second/);
+  const b = await Client.connect(server.rxdbUrl!);
+  const viaSocketIo = ioClient(server.url, { transports: ['websocket'], reconnection: false });
+  await new Promise<void>((resolve) => viaSocketIo.once('connect', () => resolve()));
+  const fourth = new WebSocket(server.rxdbUrl!);
+  sockets.push(fourth);
+  assert.match(await new Promise<string>((resolve) => fourth.once('error', (error) => resolve(error.message))), /429/);
+  const fifth = ioClient(server.url, { transports: ['websocket'], reconnection: false });
+  const [error] = await Promise.all([
+    new Promise<{ code: string }>((resolve) => fifth.once('error', resolve)),
+    new Promise<void>((resolve) => fifth.once('disconnect', () => resolve())),
+  ]);
+  assert.is(error.code, 'ERR_LIMIT_EXCEEDED');
+  fifth.close();
+  // A closed connection frees its place.
+  const freed = new Promise<void>((resolve) => b.client.socket.once('close', () => resolve()));
+  b.client.socket.close();
+  await freed;
+  let accepted = false;
+  // The server frees the place when it sees the close, a moment after the client does.
+  for (let attempt = 0; !accepted && attempt < 50; attempt++) accepted = await opens(server.rxdbUrl!);
+  assert.ok(accepted, 'a new connection is accepted once one closed');
+  viaSocketIo.close();
 });
 
 test.run();

@@ -74,3 +74,26 @@ export class MessageRateLimiter {
     return this.dropped > policy.maxDropped ? 'disconnect' : 'drop';
   }
 }
+
+/** Open connections per remote address, for `maxConnectionsPerAddress`. */
+export class AddressCounter {
+  private readonly open = new Map<string, number>();
+
+  constructor(private readonly limit: number) {}
+
+  /** Counts one more connection from `address`; false (and nothing counted) when it has its fill. */
+  acquire(address: string | undefined): boolean {
+    const key = address ?? '';
+    const count = this.open.get(key) ?? 0;
+    if (count >= this.limit) return false;
+    this.open.set(key, count + 1);
+    return true;
+  }
+
+  release(address: string | undefined): void {
+    const key = address ?? '';
+    const count = (this.open.get(key) ?? 1) - 1;
+    if (count > 0) this.open.set(key, count);
+    else this.open.delete(key);
+  }
+}

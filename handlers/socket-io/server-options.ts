@@ -45,6 +45,17 @@ export interface SocketIoSignalingServerOptions {
    * after 10 s without a drop. Default `100`.
    */
   maxDroppedMessages?: number;
+  /**
+   * Joins one socket may send per second (a budget of its own, within `messagesPerSecond`):
+   * every join can make the server write to a whole room. Burst: twice as many. Default `5`.
+   */
+  joinsPerSecond?: number;
+  /**
+   * Connections one IP address may hold at once, over socket.io and the RxDB endpoint together;
+   * more are refused (`ERR_LIMIT_EXCEEDED`). Default `256`. Clients behind one NAT share an
+   * address: raise it for such deployments.
+   */
+  maxConnectionsPerAddress?: number;
   /** CORS `origin` for the HTTP long-polling transport (see the `cors` package). Default: none (same origin only). */
   corsOrigin?: CorsOrigin;
   /**
@@ -74,7 +85,7 @@ export interface ResolvedOptions
 
 const KNOWN = new Set([
   'port', 'host', 'path', 'rxdbPath', 'authenticate', 'maxRoomsPerSocket', 'maxPeersPerRoom', 'maxPayloadBytes',
-  'messagesPerSecond', 'messageBurst', 'maxDroppedMessages', 'corsOrigin', 'httpServer', 'redis',
+  'messagesPerSecond', 'messageBurst', 'maxDroppedMessages', 'joinsPerSecond', 'maxConnectionsPerAddress', 'corsOrigin', 'httpServer', 'redis',
 ]);
 
 function invalid(name: string, expected: string, value: unknown): P2PError {
@@ -110,6 +121,8 @@ export function resolveOptions(options: SocketIoSignalingServerOptions = {}): Re
     messagesPerSecond = 200,
     messageBurst = Math.ceil(2 * messagesPerSecond),
     maxDroppedMessages = 100,
+    joinsPerSecond = 5,
+    maxConnectionsPerAddress = 256,
     corsOrigin,
     httpServer,
     redis,
@@ -126,6 +139,9 @@ export function resolveOptions(options: SocketIoSignalingServerOptions = {}): Re
   }
   if (typeof messagesPerSecond !== 'number' || !Number.isFinite(messagesPerSecond) || messagesPerSecond <= 0) {
     throw invalid('messagesPerSecond', 'a positive finite number', messagesPerSecond);
+  }
+  if (typeof joinsPerSecond !== 'number' || !Number.isFinite(joinsPerSecond) || joinsPerSecond <= 0) {
+    throw invalid('joinsPerSecond', 'a positive finite number', joinsPerSecond);
   }
   if (corsOrigin !== undefined && !isCorsOrigin(corsOrigin)) {
     throw invalid('corsOrigin', 'a boolean, string, RegExp or an array of strings and RegExps', corsOrigin);
@@ -149,6 +165,8 @@ export function resolveOptions(options: SocketIoSignalingServerOptions = {}): Re
     messagesPerSecond,
     messageBurst: positiveInteger('messageBurst', messageBurst),
     maxDroppedMessages: positiveInteger('maxDroppedMessages', maxDroppedMessages),
+    joinsPerSecond,
+    maxConnectionsPerAddress: positiveInteger('maxConnectionsPerAddress', maxConnectionsPerAddress),
     corsOrigin,
     httpServer,
     redis,

@@ -18,7 +18,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { P2PErrorCode } from '../../src/errors.js';
 import { randomId } from '../../src/mesh/options.js';
 import { isValidId } from './protocol.js';
-import { MessageRateLimiter, RatePolicy } from './server-limits.js';
+import { MessageRateLimiter, RatePolicy, type AddressCounter } from './server-limits.js';
 import type { Handshake, ResolvedOptions } from './server-options.js';
 import { RoomRegistry } from './server-rooms.js';
 
@@ -30,6 +30,9 @@ class RxdbClient extends MessageRateLimiter {
   constructor(
     policy: RatePolicy,
     readonly id: string,
+    /** Joins have a budget of their own: each one can make the server write to a whole room. */
+    readonly joins: MessageRateLimiter,
+    readonly address: string | undefined,
   ) {
     super(policy);
   }
@@ -45,24 +48,38 @@ export interface RxdbSignaling {
   close(): Promise<void>;
 }
 
-export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: ResolvedOptions): RxdbSignaling {
+export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: ResolvedOptions, addresses: AddressCounter): RxdbSignaling {
   const { rxdbPath, path: socketIoPath } = config;
   const registry = new RoomRegistry<WebSocket>(config);
   // `clients` below tracks the sockets: ws's own tracking would add a Set entry and a closure per socket.
   const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxPayloadBytes * 2 + 16 * 1024 });
   const policy = new RatePolicy(config);
+  const joinPolicy = new RatePolicy({ messagesPerSecond: config.joinsPerSecond, messageBurst: Math.ceil(2 * config.joinsPerSecond), maxDroppedMessages: config.maxDroppedMessages, now: policy.now });
   const clients = new Map<WebSocket, RxdbClient>();
+  // Rooms whose member list changed in this turn of the event loop: each is sent once, after it.
+  const changedRooms = new Set<string>();
+  let rosterFlush: NodeJS.Immediate | undefined;
 
   const send = (socket: WebSocket, message: object) => {
     if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
   };
   const refuse = (socket: WebSocket, code: P2PErrorCode, message: string) => send(socket, { type: 'error', code, message });
-  const broadcastJoined = (room: string) => {
-    const otherPeerIds = registry.peerIds(room);
-    for (const id of otherPeerIds) {
-      const member = registry.holder(room, id);
-      if (member) send(member, { type: 'joined', otherPeerIds });
+  const flushRosters = () => {
+    rosterFlush = undefined;
+    for (const room of changedRooms) {
+      const otherPeerIds = registry.peerIds(room);
+      // Encoded once for the whole room.
+      const encoded = JSON.stringify({ type: 'joined', otherPeerIds });
+      for (const id of otherPeerIds) {
+        const member = registry.holder(room, id);
+        if (member?.readyState === member?.OPEN) member!.send(encoded);
+      }
     }
+    changedRooms.clear();
+  };
+  const rosterChanged = (room: string) => {
+    changedRooms.add(room);
+    rosterFlush ??= setImmediate(flushRosters);
   };
 
   function onMessage(socket: WebSocket, raw: RawData, binary: boolean, client: RxdbClient): void {
@@ -81,9 +98,14 @@ export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: Re
     if (message.type === 'ping') return;
     if (message.type === 'join') {
       if (!isValidId(message.room)) return refuse(socket, P2PErrorCode.PROTOCOL, 'join needs a room of 1 to 256 characters');
+      const allowed = client.joins.take();
+      if (allowed === 'disconnect') return socket.terminate();
+      if (allowed === 'drop') return refuse(socket, P2PErrorCode.LIMIT_EXCEEDED, `over ${config.joinsPerSecond} joins per second`);
+      // A repeat changes nothing for the others: only the sender hears the list again.
+      if (registry.peerIdOf(socket, message.room) === self) return send(socket, { type: 'joined', otherPeerIds: registry.peerIds(message.room) });
       const result = registry.join(socket, message.room, self);
       if (!result.ok) return refuse(socket, result.code, result.message);
-      return broadcastJoined(message.room);
+      return rosterChanged(message.room);
     }
     if (message.type === 'signal') {
       const { room, senderPeerId, receiverPeerId, data, connectionId } = message;
@@ -117,12 +139,14 @@ export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: Re
     this.terminate();
   }
   function onSocketClose(this: WebSocket): void {
+    const client = clients.get(this);
     clients.delete(this);
-    for (const room of registry.leaveAll(this)) broadcastJoined(room);
+    if (client) addresses.release(client.address);
+    for (const room of registry.leaveAll(this)) rosterChanged(room);
   }
 
-  function onConnection(socket: WebSocket): void {
-    const client = new RxdbClient(policy, randomId(12));
+  function onConnection(socket: WebSocket, address: string | undefined): void {
+    const client = new RxdbClient(policy, randomId(12), new MessageRateLimiter(joinPolicy), address);
     clients.set(socket, client);
     socket.on('message', onSocketMessage);
     socket.on('error', onSocketError);
@@ -135,14 +159,19 @@ export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: Re
     if (path.startsWith(socketIoPath)) return; // socket.io answers its own upgrades
     if (path !== rxdbPath) return void socket.destroy();
     socket.on('error', destroyOnError);
+    const address = request.socket.remoteAddress;
+    if (!addresses.acquire(address)) return void socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\n\r\n');
     if (config.authenticate) {
-      const handshake = { headers: request.headers, address: request.socket.remoteAddress, url: request.url, query: {}, auth: {} };
+      const handshake = { headers: request.headers, address, url: request.url, query: {}, auth: {} };
       const accepted = await Promise.resolve()
         .then(() => config.authenticate!(handshake as unknown as Handshake))
         .catch(() => false);
-      if (!accepted) return void socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+      if (!accepted) {
+        addresses.release(address);
+        return void socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+      }
     }
-    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws));
+    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, address));
   }
 
   const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void onUpgrade(request, socket, head);
@@ -158,6 +187,7 @@ export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: Re
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         clearInterval(sweep);
+        if (rosterFlush) clearImmediate(rosterFlush);
         server.off('upgrade', upgrade);
         for (const socket of clients.keys()) socket.terminate();
         wss.close(() => resolve());

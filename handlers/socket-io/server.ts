@@ -18,7 +18,7 @@ import {
   type SignalingErrorMessage,
 } from './protocol.js';
 import { hostHttp } from './server-http.js';
-import { RatePolicy } from './server-limits.js';
+import { AddressCounter, RatePolicy } from './server-limits.js';
 import { resolveOptions, type SocketIoSignalingServerOptions } from './server-options.js';
 import { clusterDirectory } from './server-cluster.js';
 import { SocketState, enqueue, failure, type ClientSocket, type Outcome } from './server-common.js';
@@ -132,6 +132,8 @@ export async function startSocketIoSignalingServer(
   // Per-socket state lives here, not in `socket.data` (which crosses Redis in cluster mode),
   // and the listeners below are made once per server: closures per socket cost ~1 KiB each.
   const states = new WeakMap<ClientSocket, SocketState>();
+  // Shared with the RxDB endpoint: the cap is per address over both protocols.
+  const addresses = new AddressCounter(config.maxConnectionsPerAddress);
   const policy = new RatePolicy(config);
 
   function onEvent(this: ClientSocket, event: unknown, ...args: unknown[]): void {
@@ -174,6 +176,7 @@ export async function startSocketIoSignalingServer(
   function onDisconnect(this: ClientSocket): void {
     if (this.connected) return; // only socket.io's own disconnect, never a client's event of that name
     states.delete(this);
+    addresses.release(this.handshake.address);
     directory.disconnected(this);
   }
 
@@ -181,6 +184,11 @@ export async function startSocketIoSignalingServer(
   // (there are none): one shared function checks the rate, the name and the queue.
   io.on('connection', (socket: ClientSocket) => {
     releaseConnection(socket); // after the middlewares (authenticate) read the handshake
+    if (!addresses.acquire(socket.handshake.address)) {
+      socket.emit(SignalingEvent.ERROR, { code: P2PErrorCode.LIMIT_EXCEEDED, message: `over ${config.maxConnectionsPerAddress} connections from one address` });
+      socket.disconnect(true);
+      return;
+    }
     states.set(socket, new SocketState(policy));
     listenToAll(socket, onEvent);
     socket.on('disconnect', onDisconnect);
@@ -189,7 +197,7 @@ export async function startSocketIoSignalingServer(
     if (early !== undefined) onEvent.call(socket, SignalingEvent.JOIN, early, ignoreAck);
   });
 
-  const rxdb = config.rxdbPath === false ? undefined : attachRxdbSignaling(http.server, config);
+  const rxdb = config.rxdbPath === false ? undefined : attachRxdbSignaling(http.server, config, addresses);
   let origin: { url: string; port: number };
   try {
     origin = await http.start(config.port, config.host);
