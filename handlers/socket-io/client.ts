@@ -6,6 +6,7 @@ import { invalidOption, type WebRTCMeshOptions } from '../../src/mesh/options.js
 import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
 import type { WebRTCImplementation } from '../../src/mesh/wrtc.js';
 import type { P2PPeer } from '../../src/types.js';
+import { SealedRoom } from '../../src/room-seal.js';
 import {
   SignalingEvent,
   parseJoined,
@@ -32,7 +33,16 @@ export interface SocketIoHandlerOptions extends WebRTCMeshOptions {
    * Default: none.
    */
   peerToken?: string;
+  /**
+   * Shared by the members of a room: signals are sealed with a key derived from the topic and
+   * this secret, so a peer without it can neither read nor forge them (ERR_UNAUTHORIZED). The
+   * server sees a hash of the topic and sealed signals whatever this is. Default `''`.
+   */
+  secret?: string;
 }
+
+/** Versions the sealed wire format: peers on another version never share a room. */
+export const SOCKET_IO_SEAL_SCHEME = 'p2p-handlers/socket.io/v1';
 
 /** The seed's protocol (`join`, `joined`, `signal`, plus `leave`) for one room on a shared socket. */
 class SocketIoSignaling implements SignalingTransport {
@@ -42,13 +52,21 @@ class SocketIoSignaling implements SignalingTransport {
   private detach = () => {};
   private room = '';
   private peerId = '';
+  private sealed: SealedRoom | undefined;
+  /** Sealing and opening are asynchronous: these chains keep signals in the order they came. */
+  private outgoing: Promise<unknown> = Promise.resolve();
+  private incoming: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly options: SocketIoHandlerOptions,
     private readonly connection: SocketIoConnection,
+    private readonly sealedRoom: (topic: string) => Promise<SealedRoom>,
   ) {}
 
-  async join(room: string, peerId: string, events: SignalingEvents): Promise<void> {
+  async join(topic: string, peerId: string, events: SignalingEvents): Promise<void> {
+    const sealed = await this.sealedRoom(topic);
+    const room = sealed.name;
+    this.sealed = sealed;
     this.room = room;
     this.peerId = peerId;
     const token = this.options.peerToken;
@@ -98,7 +116,11 @@ class SocketIoSignaling implements SignalingTransport {
       };
       for (const [event, listener] of Object.entries(listeners)) socket.on(event as any, listener as any);
       this.connection.onSignal(room, peerId, (message) => {
-        if (message.to === peerId && typeof message.from === 'string') events.signal(message.from, message.signal);
+        const { from } = message;
+        if (message.to !== peerId || typeof from !== 'string') return;
+        this.incoming = this.incoming
+          .then(() => sealed.open(peerId, from, message.signal))
+          .then((signal) => events.signal(from, signal), (error: P2PError) => events.error(error));
       });
       this.detach = () => {
         for (const [event, listener] of Object.entries(listeners)) socket.off(event as any, listener as any);
@@ -109,7 +131,13 @@ class SocketIoSignaling implements SignalingTransport {
   }
 
   send(to: string, signal: unknown): void {
-    this.shared?.socket.emit(SignalingEvent.SIGNAL, { from: this.peerId, to, room: this.room, signal });
+    const { shared, sealed, peerId: from, room } = this;
+    if (!shared || !sealed) return;
+    this.outgoing = this.outgoing
+      .then(() => sealed.seal(from, to, signal))
+      .then((text) => shared.socket.emit(SignalingEvent.SIGNAL, { from, to, room, signal: text }))
+      // A seal that failed is a signal lost, as on any lossy transport: the mesh retries links.
+      .catch(() => {});
   }
 
   async leave(): Promise<void> {
@@ -126,7 +154,8 @@ class SocketIoSignaling implements SignalingTransport {
 /** A creator for RxDB 17's `replicateWebRTC` that signals over a socket.io server. */
 export function getConnectionHandlerSocketIo(options: SocketIoHandlerOptions): MeshHandlerCreator {
   if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object with a `url`');
-  const { url, peerToken } = options;
+  const { url, peerToken, secret = '' } = options;
+  if (typeof secret !== 'string') throw invalidOption('`secret` must be a string');
   const urls: readonly unknown[] = Array.isArray(url) ? url : [url];
   if (urls.length === 0 || !urls.every((each) => typeof each === 'string' && /^(wss?|https?):\/\//.test(each))) {
     throw invalidOption('`url` must be a ws://, wss://, http:// or https:// URL, or a non-empty array of them');
@@ -134,12 +163,19 @@ export function getConnectionHandlerSocketIo(options: SocketIoHandlerOptions): M
   if (peerToken !== undefined && (typeof peerToken !== 'string' || peerToken.length === 0)) {
     throw invalidOption('`peerToken` must be a non-empty string');
   }
-  const { url: _url, socketOptions, peerToken: _peerToken, ...meshOptions } = options;
+  const { url: _url, socketOptions, peerToken: _peerToken, secret: _secret, ...meshOptions } = options;
   // One connection per creator, i.e. per peer: every collection's room shares its socket.
   const connection = new SocketIoConnection([...(urls as string[])], socketOptions);
+  // Derived once per creator and topic (PBKDF2 with a secret: ~30 ms).
+  const rooms = new Map<string, Promise<SealedRoom>>();
+  const sealedRoom = (topic: string) => {
+    let room = rooms.get(topic);
+    if (!room) rooms.set(topic, (room = SealedRoom.derive(SOCKET_IO_SEAL_SCHEME, topic, secret)));
+    return room;
+  };
   return createMeshHandlerCreator({
     options: meshOptions,
-    signaling: () => new SocketIoSignaling(options, connection),
+    signaling: () => new SocketIoSignaling(options, connection, sealedRoom),
     peerDetails: (peerId) => connection.peerDetails(peerId),
   });
 }
