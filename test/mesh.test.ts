@@ -206,4 +206,25 @@ test('close() during connecting leaves nothing running and completes streams', a
   assert.is(error?.code, 'ERR_DESTROYED');
 });
 
+test('maxPeersPerTopic: a full room ignores newcomers (ERR_LIMIT_EXCEEDED, no connection) until someone leaves', async () => {
+  const bus = new SignalingBus();
+  const a = await handler(bus, 'capped-topic', { peerId: 'aaaa', maxPeersPerTopic: 2 });
+  const connected: string[] = [];
+  a.connect$.subscribe((peer) => connected.push(peer.id));
+  const two = new Promise<void>((resolve) => a.connect$.subscribe(() => connected.length === 2 && resolve()));
+  const b = await handler(bus, 'capped-topic', { peerId: 'bbbb' });
+  await handler(bus, 'capped-topic', { peerId: 'cccc' });
+  await two;
+  const refused = next(a.error$, 'A reporting its full room', 10_000, (error: P2PError) => error.code === 'ERR_LIMIT_EXCEEDED');
+  // D does not initiate to A (ids order): its hello is what A ignores, and what it repeats.
+  const d = await handler(bus, 'capped-topic', { peerId: 'dddd', connectTimeoutMs: 2_000 });
+  assert.is((await refused).peerId, 'dddd');
+  assert.equal(connected.sort(), ['bbbb', 'cccc'], 'the third peer did not get in');
+  // B leaves: D's next attempt fills the freed place.
+  const dIn = next(a.connect$, 'A meeting D once B left', 15_000, (peer) => peer.id === 'dddd');
+  await b.close();
+  await dIn;
+  assert.ok(d.peerId === 'dddd');
+});
+
 test.run();

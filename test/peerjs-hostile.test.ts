@@ -6,6 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MAX_ROSTER, memberId, roomKeyOf } from '../handlers/peerjs/protocol.js';
+import { PROBE_WINDOW } from '../handlers/peerjs/client.js';
 import { P2PErrorCode, isP2PError } from '../src/errors.js';
 import { Member } from './fixtures/peerjs-members.js';
 import { startFakePeerServer, type FakePeerServer } from './fixtures/peerjs-fake-server.js';
@@ -88,6 +89,23 @@ test('malformed frames, foreign or malformed ids and bad envelopes are typed err
   const greeted = ctx.fake.received.filter(({ message }) => (message.payload as { kind?: string })?.kind === 'hello' && message.dst?.startsWith(`${roomKey}_p`));
   assert.ok(greeted.length <= MAX_ROSTER, `${greeted.length} hellos for one roster`);
   assert.is(target.lost, undefined, 'the garbage cost the connection');
+});
+
+test('a hello claiming a far slot moves the probe frontier by one window, not to that slot', async (ctx) => {
+  const topic = 'far-slot-room';
+  const roomKey = await roomKeyOf(topic);
+  const target = member(ctx);
+  await target.join(topic);
+  const socket = ctx.fake.sockets.get(memberId(roomKey, 'target'))!;
+  const friend = memberId(roomKey, 'friend');
+  const slotHellos = () => ctx.fake.received.filter(({ message }) => (message.payload as { kind?: string })?.kind === 'hello' && /-\d+$/.test(message.dst ?? '')).length;
+  const before = slotHellos();
+  socket.send(JSON.stringify({ type: 'CANDIDATE', src: friend, dst: memberId(roomKey, 'target'), payload: { p2ph: 1, kind: 'hello', slot: 100_000 } }));
+  await until(() => target.present.has('friend'), 'the far-slot hello heard', 5_000);
+  await until(() => ctx.fake.received.some(({ message }) => message.dst === friend && (message.payload as { kind?: string })?.kind === 'welcome'), 'the welcome answering it', 5_000);
+  // The join's own probe above our slot may still be going out: one window for it, one for the claim.
+  const probes = slotHellos() - before;
+  assert.ok(probes <= 2 * PROBE_WINDOW, `${probes} slot hellos for one far-slot claim (window ${PROBE_WINDOW})`);
 });
 
 test('refusals when connecting are typed: ID-TAKEN, invalid key, ERROR without a reason', async (ctx) => {

@@ -6,6 +6,7 @@ import { describeEndpoint, normalizePath, type PeerServerEndpoint } from './endp
 import { isPeerJsId, peerjs } from './protocol.js';
 import { resolveWebSocket, type WebSocketConstructor } from './socket.js';
 import { PeerJsSignaling, type PeerJsSignalingSettings } from './transport.js';
+import { SealedRoom } from '../../src/room-seal.js';
 
 /** The public PeerJS cloud, as the peerjs client defaults to it. */
 export const PEERJS_CLOUD = Object.freeze({ host: peerjs.util.CLOUD_HOST, port: peerjs.util.CLOUD_PORT, path: '/', key: 'peerjs', secure: true });
@@ -55,7 +56,16 @@ export interface PeerJsHandlerOptions extends WebRTCMeshOptions, PeerServerOptio
    * first use. Inject one to observe or fake the server connection.
    */
   WebSocket?: new (url: string) => object;
+  /**
+   * Shared by the members of a room: signals are sealed with a key derived from the topic and
+   * this secret, so a peer without it can neither read nor forge them (ERR_UNAUTHORIZED). The
+   * PeerServer relays sealed signals whatever this is: its operator reads no SDP. Default `''`.
+   */
+  secret?: string;
 }
+
+/** Versions the sealed signal format: peers on another version never read each other. */
+export const PEERJS_SEAL_SCHEME = 'p2p-handlers/peerjs/v2';
 
 const PEER_OPTION_KEYS: ReadonlySet<string> = new Set(['host', 'port', 'path', 'key', 'secure', 'config', 'token', 'pingInterval', 'referrerPolicy', 'debug', 'logFunction']);
 
@@ -100,7 +110,8 @@ function checkPeerOptions(peerOptions: unknown): asserts peerOptions is PeerOpti
  */
 export function getConnectionHandlerPeerJS(options: PeerJsHandlerOptions = {}): MeshHandlerCreator {
   if (!isObject(options)) throw invalidOption('options must be an object');
-  const { servers, peerOptions = {}, discovery, WebSocket, host, port, path, key, secure, ...meshOptions } = options;
+  const { servers, peerOptions = {}, discovery, WebSocket, host, port, path, key, secure, secret = '', ...meshOptions } = options;
+  if (typeof secret !== 'string') throw invalidOption('`secret` must be a string');
   checkPeerOptions(peerOptions);
   const fallback: PeerServerOptions = {
     host: host ?? peerOptions.host,
@@ -123,6 +134,13 @@ export function getConnectionHandlerPeerJS(options: PeerJsHandlerOptions = {}): 
   const config = options.config ?? (peerOptions.config as PeerJsHandlerOptions['config']);
   // One class for every handler of this creator, resolved (maybe loading `ws`) on first join.
   let webSocketClass: Promise<WebSocketConstructor> | undefined;
+  // Derived once per creator and topic (PBKDF2 with a secret: ~30 ms), shared by every server.
+  const rooms = new Map<string, Promise<SealedRoom>>();
+  const sealedRoom = (topic: string) => {
+    let room = rooms.get(topic);
+    if (!room) rooms.set(topic, (room = SealedRoom.derive(PEERJS_SEAL_SCHEME, topic, secret)));
+    return room;
+  };
   const settingsOf = (endpoint: PeerServerEndpoint): PeerJsSignalingSettings => ({
     endpoint,
     WebSocket: () => (webSocketClass ??= resolveWebSocket(WebSocket)),
@@ -132,6 +150,7 @@ export function getConnectionHandlerPeerJS(options: PeerJsHandlerOptions = {}): 
     token: peerOptions.token,
     discovery: discovery ?? endpoint.host !== PEERJS_CLOUD.host,
     probeWindow: PROBE_WINDOW,
+    sealedRoom,
   });
   return createMeshHandlerCreator({
     options: { ...meshOptions, ...(config ? { config } : {}) },

@@ -50,7 +50,7 @@ export class RoomSession {
   constructor(
     private readonly settings: RoomSettings,
     private readonly roomKey: string,
-    private readonly peerId: string,
+    readonly peerId: string,
     private readonly events: SignalingEvents,
   ) {
     this.timers = new TimerSet(settings.clock);
@@ -222,7 +222,9 @@ export class RoomSession {
 
   private probeUpTo(limit: number): void {
     if (!this.probing || this.slots.number === undefined) return;
-    const top = Math.min(limit, MAX_SLOT);
+    // One announcement moves the frontier by one window at most: a hello claiming slot 100,000
+    // must not make us greet every slot below it (slots are dense, rosters name the rest).
+    const top = Math.min(limit, this.probedUpTo + this.settings.probeWindow, MAX_SLOT);
     const knownSlots = new Set(this.known.values());
     for (let number = this.probedUpTo + 1; number <= top; number++) {
       if (number !== this.slots.number && !knownSlots.has(number)) this.hello(slotId(this.roomKey, number));

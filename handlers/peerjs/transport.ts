@@ -6,6 +6,7 @@ import type { PeerServerEndpoint } from './endpoint.js';
 import { isPeerJsId, roomKeyOf } from './protocol.js';
 import { RoomSession } from './room.js';
 import type { WebSocketConstructor } from './socket.js';
+import type { SealedRoom } from '../../src/room-seal.js';
 
 export interface PeerJsSignalingSettings {
   endpoint: PeerServerEndpoint;
@@ -21,6 +22,8 @@ export interface PeerJsSignalingSettings {
   /** Ask `GET /peers` when joining. */
   discovery: boolean;
   probeWindow: number;
+  /** The room cipher of a topic (derived once per creator and topic): signals travel sealed. */
+  sealedRoom: (topic: string) => Promise<SealedRoom>;
 }
 
 /**
@@ -35,6 +38,10 @@ export class PeerJsSignaling implements SignalingTransport {
   private discovery: boolean;
   private readonly memberToken: string;
   private readonly slotToken = randomId(24);
+  /** Sealing and opening are asynchronous: these chains keep signals in the order they came. */
+  private outgoing: Promise<unknown> = Promise.resolve();
+  private incoming: Promise<unknown> = Promise.resolve();
+  private sealed: SealedRoom | undefined;
 
   constructor(private readonly settings: PeerJsSignalingSettings) {
     this.discovery = settings.discovery;
@@ -50,7 +57,7 @@ export class PeerJsSignaling implements SignalingTransport {
     }
     await this.leave();
     const generation = this.generation;
-    const [roomKey, WebSocket] = await Promise.all([roomKeyOf(room), this.settings.WebSocket()]);
+    const [roomKey, WebSocket, sealed] = await Promise.all([roomKeyOf(room), this.settings.WebSocket(), this.settings.sealedRoom(room)]);
     if (generation !== this.generation) throw new P2PError(P2PErrorCode.DESTROYED, 'left before the room was joined');
     const session = new RoomSession(
       {
@@ -63,8 +70,17 @@ export class PeerJsSignaling implements SignalingTransport {
       },
       roomKey,
       peerId,
-      events,
+      {
+        ...events,
+        // The PeerServer relays signals it can neither read nor alter (src/room-seal.ts).
+        signal: (from, payload) => {
+          this.incoming = this.incoming
+            .then(() => sealed.open(peerId, from, payload))
+            .then((signal) => events.signal(from, signal), (error: P2PError) => events.error(error));
+        },
+      },
     );
+    this.sealed = sealed;
     this.session = session;
     await session.start();
   }
@@ -75,7 +91,13 @@ export class PeerJsSignaling implements SignalingTransport {
   }
 
   send(to: string, signal: unknown): void {
-    this.session?.sendSignal(to, signal);
+    const { session, sealed } = this;
+    if (!session || !sealed) return;
+    this.outgoing = this.outgoing
+      .then(() => sealed.seal(session.peerId, to, signal))
+      .then((text) => session.sendSignal(to, text))
+      // A seal that failed is a signal lost, as on any lossy transport: the mesh retries links.
+      .catch(() => {});
   }
 
   async leave(): Promise<void> {

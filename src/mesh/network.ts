@@ -2,6 +2,7 @@ import { P2PError, P2PErrorCode } from '../errors.js';
 import { createPeer } from '../hub.js';
 import type { P2PMessage, P2PPeer, P2PResponse } from '../types.js';
 import { parseMeshSignal, type HelloSignal, type MeshSignal, type RtcSignal, type RtcSignalData } from './envelope.js';
+import { Reach } from './reach.js';
 import { topicTag } from './topic-tag.js';
 import { MAX_CHANNELS, encodeJoin, encodeLeave, encodeMessage, type DecodedFrame } from './framing.js';
 import { randomId, type ResolvedMeshOptions } from './options.js';
@@ -26,8 +27,10 @@ export class MeshNetwork implements PeerLinkEvents {
   private readonly links = new Map<string, PeerLink>();
   private readonly rtc: RtcFactory;
   private readonly topics = new Map<string, TopicHandle>();
-  /** Per remote peer: the local topics whose signaling reaches it. */
-  private readonly reach = new Map<string, Set<string>>();
+  /** Per remote peer: the local topics whose signaling reaches it (capped per topic). */
+  private readonly reach: Reach;
+  /** Topics whose cap refused a peer since they were last below it: reported once per episode. */
+  private readonly capReported = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly pendingRetries = new Map<string, () => void>();
   /** Per remote: the newest link attempt of theirs we have seen, and its session (for hello). */
@@ -42,6 +45,7 @@ export class MeshNetwork implements PeerLinkEvents {
     private readonly peerDetails: ((peerId: string) => object) | undefined,
   ) {
     this.timers = new TimerSet(options.clock);
+    this.reach = new Reach(options.maxPeersPerTopic);
     this.rtc = new RtcFactory(linkSettings);
   }
 
@@ -95,7 +99,7 @@ export class MeshNetwork implements PeerLinkEvents {
    */
   private meetOnLink(link: PeerLink, handle: TopicHandle): void {
     const { topic } = handle;
-    if (link.state !== 'open' || !handle.delivered || !this.reach.get(link.remoteId)?.has(topic)) return;
+    if (link.state !== 'open' || !handle.delivered || !this.reach.reaches(link.remoteId, topic)) return;
     const theirs = topicTag(topic, link.remoteId, this.peerId);
     if ([...link.remoteChannels.values()].includes(theirs)) {
       link.admittedTags.set(theirs, topic);
@@ -107,27 +111,35 @@ export class MeshNetwork implements PeerLinkEvents {
     void link.send([encodeJoin(handle.channel, topicTag(topic, this.peerId, link.remoteId))]).catch(() => {});
   }
 
-  /** `remoteId` was seen in `topic`'s room: if a link is open already, the topic may now go on it. */
-  private seenInRoom(topic: string, remoteId: string): void {
-    this.reachOf(remoteId).add(topic);
+  /**
+   * `remoteId` was seen in `topic`'s room: if a link is open already, the topic may now go on it.
+   * False when the room already holds `maxPeersPerTopic` others: then nothing is done for it.
+   */
+  private seenInRoom(topic: string, remoteId: string): boolean {
+    if (!this.reach.add(topic, remoteId)) {
+      if (!this.capReported.has(topic)) {
+        this.capReported.add(topic);
+        const message = `topic ${topic} reaches its cap of ${this.options.maxPeersPerTopic} peers: ${remoteId} and others after it are ignored`;
+        this.topics.get(topic)?.hub.reportError(new P2PError(P2PErrorCode.LIMIT_EXCEEDED, message, { peerId: remoteId }));
+      }
+      return false;
+    }
     const link = this.links.get(remoteId);
     const handle = this.topics.get(topic);
     if (link && handle) this.meetOnLink(link, handle);
+    return true;
   }
 
   // ---- called by TopicHandle ----------------------------------------------------------
 
   onTopicPeerJoined(topic: string, remoteId: string, sharedRoster: boolean): void {
-    if (!this.isOpen) return;
-    this.seenInRoom(topic, remoteId);
+    if (!this.isOpen || !this.seenInRoom(topic, remoteId)) return;
     this.reachOut(remoteId, sharedRoster);
   }
 
   onTopicPeerLeft(topic: string, remoteId: string): void {
-    const reach = this.reach.get(remoteId);
-    reach?.delete(topic);
-    if (reach?.size) return;
-    this.reach.delete(remoteId);
+    this.capReported.delete(topic);
+    if (!this.reach.remove(topic, remoteId)) return;
     this.pendingRetries.get(remoteId)?.();
     this.pendingRetries.delete(remoteId);
     // An open link outlives the signaling channel; only a half-made one is abandoned.
@@ -139,7 +151,7 @@ export class MeshNetwork implements PeerLinkEvents {
     if (!this.isOpen) return;
     const signal = parseMeshSignal(raw, from);
     if (signal instanceof P2PError) return this.topics.get(topic)?.hub.reportError(signal);
-    this.seenInRoom(topic, from);
+    if (!this.seenInRoom(topic, from)) return;
     if (signal.type === 'hello') this.onHello(from, signal);
     else this.onRtcSignal(from, signal);
   }
@@ -164,10 +176,8 @@ export class MeshNetwork implements PeerLinkEvents {
       const announced = link.announced.delete(handle.topic);
       if (link.state === 'open' && !this.crashed && announced) void link.send([encodeLeave(handle.channel)]).catch(() => {});
     }
-    for (const [remoteId, reach] of this.reach) {
-      reach.delete(handle.topic);
-      if (reach.size === 0) this.reach.delete(remoteId);
-    }
+    this.reach.removeTopic(handle.topic);
+    this.capReported.delete(handle.topic);
     if (this.topics.size === 0) return this.end();
     for (const link of [...this.links.values()]) this.closeIfIdle(link);
   }
@@ -186,12 +196,6 @@ export class MeshNetwork implements PeerLinkEvents {
   /** One side of each pair initiates, fixed by id order, so two offers never cross (no glare). */
   private initiates(remoteId: string): boolean {
     return this.peerId < remoteId;
-  }
-
-  private reachOf(remoteId: string): Set<string> {
-    let reach = this.reach.get(remoteId);
-    if (!reach) this.reach.set(remoteId, (reach = new Set()));
-    return reach;
   }
 
   /** `offerExpected`: the initiator heard of us when we heard of it, so its offer is on the way. */
@@ -221,7 +225,7 @@ export class MeshNetwork implements PeerLinkEvents {
 
   /** Through the signaling of one topic that reaches the peer (its transports are redundant already). */
   private sendSignal(to: string, signal: MeshSignal): void {
-    const [viaTopic] = this.reach.get(to) ?? [];
+    const viaTopic = this.reach.anyTopicOf(to);
     const handle = (viaTopic && this.topics.get(viaTopic)) || this.topics.values().next().value;
     handle?.signaling.send(to, signal);
   }

@@ -39,6 +39,12 @@ export interface WebRTCMeshOptions {
    * few milliseconds; the cap is for a platform that is slow to gather).
    */
   iceGatheringWaitMs?: number;
+  /**
+   * Remote peers one topic's room may bring us at once; later ones are ignored (ERR_LIMIT_EXCEEDED
+   * on error$, once each time the room fills up) until someone leaves. Each costs a WebRTC
+   * connection, so this bounds what anyone announcing fake peers can make us spend. Default 256.
+   */
+  maxPeersPerTopic?: number;
   /** Time source for every timer. Default: the system clock. */
   clock?: Clock;
 }
@@ -55,6 +61,7 @@ export const MESH_DEFAULTS = {
   reconnectMaxDelayMs: 15_000,
   maxMessageBytes: 64 * 1024 * 1024,
   iceGatheringWaitMs: 100,
+  maxPeersPerTopic: 256,
 } as const;
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -89,6 +96,7 @@ export function resolveMeshOptions(options: WebRTCMeshOptions, clock: Clock): Re
     reconnectMaxDelayMs = MESH_DEFAULTS.reconnectMaxDelayMs,
     maxMessageBytes = MESH_DEFAULTS.maxMessageBytes,
     iceGatheringWaitMs = MESH_DEFAULTS.iceGatheringWaitMs,
+    maxPeersPerTopic = MESH_DEFAULTS.maxPeersPerTopic,
   } = options;
   assertId(peerId, 'peerId');
   const durations = { connectTimeoutMs, signalingTimeoutMs, heartbeatIntervalMs, peerTimeoutMs, reconnectMinDelayMs, reconnectMaxDelayMs, maxMessageBytes };
@@ -100,8 +108,9 @@ export function resolveMeshOptions(options: WebRTCMeshOptions, clock: Clock): Re
   if (typeof iceGatheringWaitMs !== 'number' || !Number.isFinite(iceGatheringWaitMs) || iceGatheringWaitMs < 0) {
     throw invalidOption('`iceGatheringWaitMs` must be a number ≥ 0');
   }
+  if (!Number.isInteger(maxPeersPerTopic) || maxPeersPerTopic < 1) throw invalidOption('`maxPeersPerTopic` must be a positive integer');
   if (peerTimeoutMs <= heartbeatIntervalMs) throw invalidOption('`peerTimeoutMs` must be longer than `heartbeatIntervalMs`');
   if (reconnectMaxDelayMs < reconnectMinDelayMs) throw invalidOption('`reconnectMaxDelayMs` must be ≥ `reconnectMinDelayMs`');
   if (config !== undefined && (typeof config !== 'object' || config === null)) throw invalidOption('`config` must be an object');
-  return { wrtc, config, peerId, clock, iceGatheringWaitMs, ...durations };
+  return { wrtc, config, peerId, clock, iceGatheringWaitMs, maxPeersPerTopic, ...durations };
 }
