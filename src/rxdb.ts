@@ -44,13 +44,11 @@ export async function replicateP2P<RxDocType>(options: ReplicateP2POptions<RxDoc
 }
 
 /**
- * A conflict handler for collections replicated by more than two peers: the state with the
- * larger `field` (a number the app raises on every write, e.g. a per-device monotonic
- * timestamp) wins wherever the two meet, ties going to the larger canonical JSON, so every
- * peer ends on the same, newest value. RxDB's default handler keeps the master's state
- * instead; in a mesh a document reaches a peer by several paths, so an older copy relayed by
- * a third peer can then overwrite the author's own newer write, everywhere, for good (seen in
- * test/rxdb-churn.test.ts: 9 of ~600 documents stale after 30 s of churn).
+ * A conflict handler that keeps the later edit: the state with the larger `field` (a number the
+ * app raises on every write, e.g. a per-device monotonic timestamp) wins, ties going to the
+ * larger canonical JSON, so every peer settles concurrent writes the same way whichever side
+ * asks. Single-writer documents need no handler in a mesh (docs/replication.md); this one
+ * decides what RxDB's default leaves to content order.
  */
 export function lastWriteWinsConflictHandler<RxDocType>(field: keyof RxDocType & string): RxConflictHandler<RxDocType> {
   if (typeof field !== 'string' || field.length === 0) throw invalid('`field` must name a numeric field of the documents');

@@ -122,8 +122,8 @@ test(`${PEERS} RxDB peers churn for ${CHURN_MS / 1000} s while writing; all conv
 });
 
 /**
- * The churn above, reduced to its smallest losing case: the author's newer write meets an
- * older copy that reached the other peer through a third one. The author is the fork of that
+ * The churn above, reduced to the smallest case that lost a write before versions: the
+ * author's newer write meets an older copy that reached the other peer through a third one. The author is the fork of that
  * pair (RxDB picks the master by hashing both storage tokens), so its push conflicts.
  */
 async function staleRelay(conflictHandler: 'rxdb' | undefined): Promise<string> {

@@ -2,7 +2,8 @@
  * The versions of one collection's documents, kept by watching every write to its storage.
  * A write by the app counts as a new write of this database; a write by replication takes the
  * version that came with the state over the wire (see ReplicationGuard); a conflict resolved
- * on this side includes both sides it resolved, and counts as a new write of this database.
+ * on this side takes the version of the side it chose, or both sides' when they were
+ * concurrent, and counts as a new write only when the handler made a new content.
  */
 import type { Subscription } from 'rxjs';
 import type { RxCollection } from 'rxdb';
@@ -41,7 +42,7 @@ export class VersionBook {
 
   constructor(
     private readonly collection: RxCollection,
-    /** This database's storage token: its name in every version. */
+    /** This database's name in every version: its storage token and a part new to each book. */
     readonly self: string,
   ) {
     this.subscription = collection.storageInstance.changeStream().subscribe((bulk) => {
