@@ -13,7 +13,7 @@ export type { P2PErrorDetails } from './errors.js';
 export { ConnectionHub, createPeer } from './hub.js';
 export { createWebRTCMeshHandler, simulateCrash } from './mesh/mesh.js';
 export type { CreateWebRTCMeshHandlerOptions, WebRTCMeshHandler } from './mesh/mesh.js';
-export type { SignalingEvents, SignalingTransport } from './mesh/signaling.js';
+export type { PeerDetails, SignalingEvents, SignalingTransport } from './mesh/signaling.js';
 export { MESH_DEFAULTS, randomId } from './mesh/options.js';
 export type { WebRTCMeshOptions } from './mesh/options.js';
 export type { WebRTCImplementation } from './mesh/wrtc.js';

@@ -96,7 +96,9 @@ test('socket.io plus Nostr: the socket.io server dying leaves links up and newco
     const aSeesB = next(a.connect$, 'A connect$ B');
     const b = await open(both(), 'mixed-topic');
     const [peerB] = await Promise.all([aSeesB, next(b.connect$, 'B connect$ A')]);
-    assert.ok(getPeerPublicKey(peerB), 'the Nostr transport vouches for the peer’s key');
+    // Nostr vouches for the key only when its signals made the link; socket.io may have been first.
+    const key = getPeerPublicKey(peerB);
+    assert.ok(key === undefined || key === peerB.id, 'a key shown is the peer’s own');
     const lost = next(a.error$, 'A error$ for the lost socket.io server', 10_000, (e: P2PError) => e.code === 'ERR_SIGNALING');
     await one.close();
     await lost;

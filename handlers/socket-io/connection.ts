@@ -105,7 +105,12 @@ export class SocketIoConnection {
       if (typeof message !== 'object' || message === null) return;
       const { room, from, to, identity } = message as Partial<SignalMessage>;
       if (typeof room !== 'string' || typeof to !== 'string') return;
-      if (identity !== undefined && typeof from === 'string') this.identities.set(from, identity);
+      // Whoever holds the id now: a socket without a verified identity that took the id over
+      // must not keep the one its previous holder had.
+      if (typeof from === 'string') {
+        if (identity !== undefined) this.identities.set(from, identity);
+        else this.identities.delete(from);
+      }
       this.signalHandlers.get(`${to}\n${room}`)?.(message as SignalMessage);
     });
     return shared;

@@ -5,7 +5,7 @@ import { checkTransports, createMeshNetwork, type WebRTCMeshHandler } from './me
 import type { MeshNetwork } from './network.js';
 import { systemClock } from './timers.js';
 import { invalidOption, resolveMeshOptions, type WebRTCMeshOptions } from './options.js';
-import type { SignalingTransport } from './signaling.js';
+import type { PeerDetails, SignalingTransport } from './signaling.js';
 
 /** Where a mesh creator keeps what `getConnectionHandlerMulti` needs to merge it with others. */
 export const meshCreatorParts: unique symbol = Symbol.for('p2p-handlers.meshCreatorParts');
@@ -16,7 +16,7 @@ export interface MeshCreatorParts {
   /** New signaling transport(s) for one handler on `topic`. */
   signaling(topic: string): SignalingTransport | readonly SignalingTransport[];
   /** Extra fields for peer objects (e.g. a verified public key), if the transport has any. */
-  peerDetails?: (peerId: string) => object;
+  peerDetails?: PeerDetails;
 }
 
 /** An RxDB 17 creator whose handlers are WebRTC meshes, and which can be combined with others. */
@@ -75,8 +75,9 @@ function idTaken(topic: string, peerId: string): P2PError {
  * a transport going down changes nothing for existing links, and newcomers still join through
  * the others. Mesh options (WebRTC, ICE, timeouts) come from the first creator, then
  * `overrides`; the peer id from whichever creator sets one (they must agree); each transport
- * keeps its own connection options. Peer details (a verified key or identity) are merged: a
- * detail is only as trustworthy as the transport that gave it.
+ * keeps its own connection options. Peer details (a verified key or identity) come only from
+ * the transports whose signals made the link: an id claimed on one transport never shows what
+ * another verified for that id.
  */
 export function getConnectionHandlerMulti(creators: readonly MeshHandlerCreator[], overrides: WebRTCMeshOptions = {}): MeshHandlerCreator {
   if (!Array.isArray(creators) || creators.length === 0) throw invalidOption('getConnectionHandlerMulti takes a non-empty array of creators');
@@ -91,11 +92,23 @@ export function getConnectionHandlerMulti(creators: readonly MeshHandlerCreator[
     throw invalidOption(`the combined creators give different peer ids (${pinned.join(', ')}); give them one peerId`);
   }
   const peerId = overrides.peerId ?? pinned[0];
+  // Which creator made each transport: a detail counts only for links its own transports signaled.
+  const madeBy = new WeakMap<SignalingTransport, MeshCreatorParts>();
   const detailed = parts.filter((part) => part.peerDetails);
   return createMeshHandlerCreator({
     options: { ...parts[0]!.options, ...overrides, ...(peerId === undefined ? {} : { peerId }) },
-    signaling: (topic) => parts.flatMap((part) => part.signaling(topic)),
+    signaling: (topic) =>
+      parts.flatMap((part) => {
+        const made = ([] as SignalingTransport[]).concat(part.signaling(topic));
+        for (const transport of made) madeBy.set(transport, part);
+        return made;
+      }),
     // What each transport verified about a peer (a Nostr key, a server-checked identity).
-    peerDetails: detailed.length ? (peerId) => Object.assign({}, ...detailed.map((part) => part.peerDetails!(peerId))) : undefined,
+    peerDetails: detailed.length
+      ? (peerId, via) => {
+          const vouching = detailed.filter((part) => [...via].some((transport) => madeBy.get(transport) === part));
+          return Object.assign({}, ...vouching.map((part) => part.peerDetails!(peerId, via)));
+        }
+      : undefined,
   });
 }

@@ -1,7 +1,7 @@
 import { P2PError, P2PErrorCode } from '../errors.js';
 import { MeshNetwork } from './network.js';
 import { resolveMeshOptions, assertId, type WebRTCMeshOptions } from './options.js';
-import type { SignalingTransport } from './signaling.js';
+import type { PeerDetails, SignalingTransport } from './signaling.js';
 import { systemClock } from './timers.js';
 import type { WebRTCMeshHandler } from './topic.js';
 import { resolveWebRTC } from './wrtc.js';
@@ -19,7 +19,7 @@ export interface CreateWebRTCMeshHandlerOptions extends WebRTCMeshOptions {
    * Extra read-only fields for the peer object of a remote id (e.g. a verified public key).
    * Default: none, peers are `{ id }`.
    */
-  peerDetails?: (peerId: string) => object;
+  peerDetails?: PeerDetails;
 }
 
 export { simulateCrash, type WebRTCMeshHandler } from './topic.js';
@@ -38,7 +38,7 @@ export async function createWebRTCMeshHandler(options: CreateWebRTCMeshHandlerOp
 }
 
 /** Validates the shared options and loads the WebRTC implementation; throws ERR_INVALID_OPTION. */
-export async function createMeshNetwork(meshOptions: WebRTCMeshOptions, peerDetails?: (peerId: string) => object): Promise<MeshNetwork> {
+export async function createMeshNetwork(meshOptions: WebRTCMeshOptions, peerDetails?: PeerDetails): Promise<MeshNetwork> {
   if (peerDetails !== undefined && typeof peerDetails !== 'function') {
     throw new P2PError(P2PErrorCode.INVALID_OPTION, '`peerDetails` must be a function');
   }

@@ -8,7 +8,7 @@ import { MAX_CHANNELS, encodeJoin, encodeLeave, encodeMessage, type DecodedFrame
 import { randomId, type ResolvedMeshOptions } from './options.js';
 import { PeerLink, type PeerLinkEvents, type PeerLinkSettings } from './peer-link.js';
 import { RtcFactory } from './rtc-factory.js';
-import type { SignalingTransport } from './signaling.js';
+import type { PeerDetails, SignalingTransport } from './signaling.js';
 import { TimerSet, backoffDelay } from './timers.js';
 import { TopicHandle, type WebRTCMeshHandler } from './topic.js';
 
@@ -42,7 +42,7 @@ export class MeshNetwork implements PeerLinkEvents {
   constructor(
     readonly options: ResolvedMeshOptions,
     private readonly linkSettings: PeerLinkSettings,
-    private readonly peerDetails: ((peerId: string) => object) | undefined,
+    private readonly peerDetails: PeerDetails | undefined,
   ) {
     this.timers = new TimerSet(options.clock);
     this.reach = new Reach(options.maxPeersPerTopic);
@@ -147,13 +147,13 @@ export class MeshNetwork implements PeerLinkEvents {
     if (link?.state === 'connecting') link.close();
   }
 
-  onTopicSignal(topic: string, from: string, raw: unknown): void {
+  onTopicSignal(topic: string, from: string, raw: unknown, via: SignalingTransport): void {
     if (!this.isOpen) return;
     const signal = parseMeshSignal(raw, from);
     if (signal instanceof P2PError) return this.topics.get(topic)?.hub.reportError(signal);
     if (!this.seenInRoom(topic, from)) return;
     if (signal.type === 'hello') this.onHello(from, signal);
-    else this.onRtcSignal(from, signal);
+    else this.onRtcSignal(from, signal, via);
   }
 
   async sendOnTopic(handle: TopicHandle, peer: P2PPeer, payload: P2PMessage | P2PResponse): Promise<void> {
@@ -245,7 +245,7 @@ export class MeshNetwork implements PeerLinkEvents {
     this.openLink(from, ++this.linkCounter, true).remoteSession = hello.session;
   }
 
-  private onRtcSignal(from: string, signal: RtcSignal): void {
+  private onRtcSignal(from: string, signal: RtcSignal, via: SignalingTransport): void {
     if (signal.target !== undefined && signal.target !== this.session) return;
     let link = this.links.get(from);
     if (this.initiates(from)) {
@@ -264,6 +264,7 @@ export class MeshNetwork implements PeerLinkEvents {
     // Redundant transports deliver the same signal more than once; feed each one once.
     if (link.seenSignals.has(signal.seq)) return;
     link.seenSignals.add(signal.seq);
+    link.signaledVia.add(via);
     link.signal(signal.data);
   }
 
@@ -281,7 +282,7 @@ export class MeshNetwork implements PeerLinkEvents {
   private onRemoteJoin(link: PeerLink, topic: string): void {
     const handle = this.topics.get(topic);
     if (!handle?.delivered || link.topicPeers.has(topic)) return;
-    const peer = createPeer(link.remoteId, this.peerDetails?.(link.remoteId));
+    const peer = createPeer(link.remoteId, this.peerDetails?.(link.remoteId, link.signaledVia));
     link.topicPeers.set(topic, peer);
     handle.hub.addPeer(peer);
   }

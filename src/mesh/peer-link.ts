@@ -1,3 +1,4 @@
+import type { SignalingTransport } from './signaling.js';
 import type SimplePeer from 'simple-peer';
 import { P2PError, P2PErrorCode, toP2PError, withPeerId } from '../errors.js';
 import type { P2PPeer } from '../types.js';
@@ -49,6 +50,8 @@ export class PeerLink {
   readonly admittedTags = new Map<string, string>();
   /** Our topics announced on this link. */
   readonly announced = new Set<string>();
+  /** The transports whose signals made this link: what they verified of the remote is all it is given. */
+  readonly signaledVia = new Set<SignalingTransport>();
   /** Per shared topic, the peer object that topic's handler hands out for this link. */
   readonly topicPeers = new Map<string, P2PPeer>();
   /** Numbers our outgoing signals on this link, so the remote can drop duplicates. */

@@ -14,7 +14,8 @@ export interface SignalingSetEvents {
   /** `sharedRoster`: the transport that told us also tells `peerId` about us (see SignalingTransport). */
   peerJoined(peerId: string, sharedRoster: boolean): void;
   peerLeft(peerId: string): void;
-  signal(from: string, signal: unknown): void;
+  /** `via`: the transport it came through (what it says of the sender is only that transport's word). */
+  signal(from: string, signal: unknown, via: SignalingTransport): void;
   error(error: P2PError): void;
 }
 
@@ -144,7 +145,7 @@ export class SignalingSet {
       signal: (from, signal) => {
         if (!live() || typeof from !== 'string' || from === this.selfId) return;
         // Signal first: an offer makes the link, so the presence news below sends no needless hello.
-        this.events.signal(from, signal);
+        this.events.signal(from, signal, slot.transport);
         this.markReachable(slot, from);
       },
       lost: (cause) => {

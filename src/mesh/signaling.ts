@@ -39,3 +39,10 @@ export interface SignalingEvents {
   /** Something went wrong that does not end the connection. */
   error(error: P2PError): void;
 }
+
+/**
+ * Extra fields for a remote's peer object (a key or identity a transport verified). `via`: the
+ * transports whose signals made the link; a transport vouches only for links it signaled, so an
+ * id claimed elsewhere never inherits what this one verified.
+ */
+export type PeerDetails = (peerId: string, via: ReadonlySet<SignalingTransport>) => object;

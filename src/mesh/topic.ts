@@ -37,7 +37,7 @@ export class TopicHandle {
     this.signaling = new SignalingSet(transports, topic, network.peerId, network.options, {
       peerJoined: (peerId, sharedRoster) => live() && network.onTopicPeerJoined(topic, peerId, sharedRoster),
       peerLeft: (peerId) => live() && network.onTopicPeerLeft(topic, peerId),
-      signal: (from, signal) => live() && network.onTopicSignal(topic, from, signal),
+      signal: (from, signal, via) => live() && network.onTopicSignal(topic, from, signal, via),
       error: (error) => this.hub.reportError(error),
     });
     const handler = this.hub.toHandler(
