@@ -120,6 +120,10 @@ test('authenticate refuses RxDB clients too; rxdbPath false turns the endpoint o
   assert.match(status, /401/);
   const allowed = new Client(new WebSocket(guarded.rxdbUrl!, { headers: { 'x-token': 'ok' } }));
   assert.is((await allowed.next('init')).type, 'init');
+  // RxDB clients put credentials in the URL: authenticate sees them as `query`.
+  const byQuery = await start({ authenticate: (handshake: any) => handshake.query?.token === 'ok' });
+  assert.ok(await opens(`${byQuery.rxdbUrl!}?token=ok`), 'a token in the query is seen');
+  assert.not.ok(await opens(`${byQuery.rxdbUrl!}?token=no`), 'a wrong token is refused');
   const off = await start({ rxdbPath: false });
   assert.is(off.rxdbUrl, undefined);
   const nowhere = new WebSocket(off.url.replace('http', 'ws') + '/');

@@ -155,14 +155,17 @@ export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: Re
   }
 
   async function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const requested = new URL(request.url ?? '/', 'http://localhost');
+    const path = requested.pathname;
     if (path.startsWith(socketIoPath)) return; // socket.io answers its own upgrades
     if (path !== rxdbPath) return void socket.destroy();
     socket.on('error', destroyOnError);
     const address = request.socket.remoteAddress;
     if (!addresses.acquire(address)) return void socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\n\r\n');
     if (config.authenticate) {
-      const handshake = { headers: request.headers, address, url: request.url, query: {}, auth: {} };
+      // A plain WebSocket carries credentials in its URL's query (RxDB's client has no `auth`).
+      const query = Object.fromEntries(requested.searchParams);
+      const handshake = { headers: request.headers, address, url: request.url, query, auth: {} };
       const accepted = await Promise.resolve()
         .then(() => config.authenticate!(handshake as unknown as Handshake))
         .catch(() => false);
