@@ -1,5 +1,6 @@
 import { P2PError, P2PErrorCode } from './errors.js';
 import { ROOM_KEY_ITERATIONS, RoomCipher, sha256Hex } from './room-crypto.js';
+import type { SignalingEvents } from './mesh/signaling.js';
 
 /**
  * A room on a server that relays signals between its members (socket.io, PeerServer): the server
@@ -41,5 +42,42 @@ export class SealedRoom {
       throw new P2PError(P2PErrorCode.PROTOCOL, 'a sealed signal names another sender or recipient than the server relayed it for', { peerId: from });
     }
     return value.signal;
+  }
+}
+
+/** `SealedRoom.derive` memoized per topic: the key derivation (PBKDF2 with a secret: ~30 ms) runs once per creator and topic. */
+export function sealedRooms(scheme: string, secret: string): (topic: string) => Promise<SealedRoom> {
+  const rooms = new Map<string, Promise<SealedRoom>>();
+  return (topic) => {
+    let room = rooms.get(topic);
+    if (!room) rooms.set(topic, (room = SealedRoom.derive(scheme, topic, secret)));
+    return room;
+  };
+}
+
+/** One member's signals through a sealed room. Sealing and opening are asynchronous: each direction keeps the order signals came in. */
+export class SealedSignals {
+  private outgoing: Promise<unknown> = Promise.resolve();
+  private incoming: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly room: SealedRoom,
+    private readonly self: string,
+  ) {}
+
+  /** Seals `signal` for `to` and hands the sealed text to `emit`. */
+  send(to: string, signal: unknown, emit: (sealed: string) => void): void {
+    this.outgoing = this.outgoing
+      .then(() => this.room.seal(this.self, to, signal))
+      .then(emit)
+      // A seal that failed is a signal lost, as on any lossy transport: the mesh retries links.
+      .catch(() => {});
+  }
+
+  /** Opens what the server relayed from `from`: the signal to `events.signal`, a typed refusal to `events.error`. */
+  receive(from: string, sealed: unknown, events: Pick<SignalingEvents, 'signal' | 'error'>): void {
+    this.incoming = this.incoming
+      .then(() => this.room.open(this.self, from, sealed))
+      .then((signal) => events.signal(from, signal), (error: P2PError) => events.error(error));
   }
 }

@@ -6,7 +6,7 @@ import { describeEndpoint, normalizePath, type PeerServerEndpoint } from './endp
 import { isPeerJsId, peerjs } from './protocol.js';
 import { resolveWebSocket, type WebSocketConstructor } from './socket.js';
 import { PeerJsSignaling, type PeerJsSignalingSettings } from './transport.js';
-import { SealedRoom } from '../../src/room-seal.js';
+import { sealedRooms } from '../../src/room-seal.js';
 
 /** The public PeerJS cloud, as the peerjs client defaults to it. */
 export const PEERJS_CLOUD = Object.freeze({ host: peerjs.util.CLOUD_HOST, port: peerjs.util.CLOUD_PORT, path: '/', key: 'peerjs', secure: true });
@@ -134,13 +134,8 @@ export function getConnectionHandlerPeerJS(options: PeerJsHandlerOptions = {}): 
   const config = options.config ?? (peerOptions.config as PeerJsHandlerOptions['config']);
   // One class for every handler of this creator, resolved (maybe loading `ws`) on first join.
   let webSocketClass: Promise<WebSocketConstructor> | undefined;
-  // Derived once per creator and topic (PBKDF2 with a secret: ~30 ms), shared by every server.
-  const rooms = new Map<string, Promise<SealedRoom>>();
-  const sealedRoom = (topic: string) => {
-    let room = rooms.get(topic);
-    if (!room) rooms.set(topic, (room = SealedRoom.derive(PEERJS_SEAL_SCHEME, topic, secret)));
-    return room;
-  };
+  // One derivation per topic, shared by every server.
+  const sealedRoom = sealedRooms(PEERJS_SEAL_SCHEME, secret);
   const settingsOf = (endpoint: PeerServerEndpoint): PeerJsSignalingSettings => ({
     endpoint,
     WebSocket: () => (webSocketClass ??= resolveWebSocket(WebSocket)),

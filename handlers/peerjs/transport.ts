@@ -6,7 +6,7 @@ import type { PeerServerEndpoint } from './endpoint.js';
 import { isPeerJsId, roomKeyOf } from './protocol.js';
 import { RoomSession } from './room.js';
 import type { WebSocketConstructor } from './socket.js';
-import type { SealedRoom } from '../../src/room-seal.js';
+import { SealedSignals, type SealedRoom } from '../../src/room-seal.js';
 
 export interface PeerJsSignalingSettings {
   endpoint: PeerServerEndpoint;
@@ -38,10 +38,7 @@ export class PeerJsSignaling implements SignalingTransport {
   private discovery: boolean;
   private readonly memberToken: string;
   private readonly slotToken = randomId(24);
-  /** Sealing and opening are asynchronous: these chains keep signals in the order they came. */
-  private outgoing: Promise<unknown> = Promise.resolve();
-  private incoming: Promise<unknown> = Promise.resolve();
-  private sealed: SealedRoom | undefined;
+  private sealed: SealedSignals | undefined;
 
   constructor(private readonly settings: PeerJsSignalingSettings) {
     this.discovery = settings.discovery;
@@ -57,8 +54,9 @@ export class PeerJsSignaling implements SignalingTransport {
     }
     await this.leave();
     const generation = this.generation;
-    const [roomKey, WebSocket, sealed] = await Promise.all([roomKeyOf(room), this.settings.WebSocket(), this.settings.sealedRoom(room)]);
+    const [roomKey, WebSocket, sealedRoom] = await Promise.all([roomKeyOf(room), this.settings.WebSocket(), this.settings.sealedRoom(room)]);
     if (generation !== this.generation) throw new P2PError(P2PErrorCode.DESTROYED, 'left before the room was joined');
+    const sealed = new SealedSignals(sealedRoom, peerId);
     const session = new RoomSession(
       {
         ...this.settings,
@@ -73,11 +71,7 @@ export class PeerJsSignaling implements SignalingTransport {
       {
         ...events,
         // The PeerServer relays signals it can neither read nor alter (src/room-seal.ts).
-        signal: (from, payload) => {
-          this.incoming = this.incoming
-            .then(() => sealed.open(peerId, from, payload))
-            .then((signal) => events.signal(from, signal), (error: P2PError) => events.error(error));
-        },
+        signal: (from, payload) => sealed.receive(from, payload, events),
       },
     );
     this.sealed = sealed;
@@ -93,11 +87,7 @@ export class PeerJsSignaling implements SignalingTransport {
   send(to: string, signal: unknown): void {
     const { session, sealed } = this;
     if (!session || !sealed) return;
-    this.outgoing = this.outgoing
-      .then(() => sealed.seal(session.peerId, to, signal))
-      .then((text) => session.sendSignal(to, text))
-      // A seal that failed is a signal lost, as on any lossy transport: the mesh retries links.
-      .catch(() => {});
+    sealed.send(to, signal, (text) => session.sendSignal(to, text));
   }
 
   async leave(): Promise<void> {

@@ -6,7 +6,7 @@ import { invalidOption, type WebRTCMeshOptions } from '../../src/mesh/options.js
 import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
 import type { WebRTCImplementation } from '../../src/mesh/wrtc.js';
 import type { P2PPeer } from '../../src/types.js';
-import { SealedRoom } from '../../src/room-seal.js';
+import { SealedSignals, sealedRooms, type SealedRoom } from '../../src/room-seal.js';
 import {
   SignalingEvent,
   parseJoined,
@@ -52,10 +52,7 @@ class SocketIoSignaling implements SignalingTransport {
   private detach = () => {};
   private room = '';
   private peerId = '';
-  private sealed: SealedRoom | undefined;
-  /** Sealing and opening are asynchronous: these chains keep signals in the order they came. */
-  private outgoing: Promise<unknown> = Promise.resolve();
-  private incoming: Promise<unknown> = Promise.resolve();
+  private sealed: SealedSignals | undefined;
 
   constructor(
     private readonly options: SocketIoHandlerOptions,
@@ -64,8 +61,9 @@ class SocketIoSignaling implements SignalingTransport {
   ) {}
 
   async join(topic: string, peerId: string, events: SignalingEvents): Promise<void> {
-    const sealed = await this.sealedRoom(topic);
-    const room = sealed.name;
+    const sealedRoom = await this.sealedRoom(topic);
+    const room = sealedRoom.name;
+    const sealed = new SealedSignals(sealedRoom, peerId);
     this.sealed = sealed;
     this.room = room;
     this.peerId = peerId;
@@ -117,10 +115,7 @@ class SocketIoSignaling implements SignalingTransport {
       for (const [event, listener] of Object.entries(listeners)) socket.on(event as any, listener as any);
       this.connection.onSignal(room, peerId, (message) => {
         const { from } = message;
-        if (message.to !== peerId || typeof from !== 'string') return;
-        this.incoming = this.incoming
-          .then(() => sealed.open(peerId, from, message.signal))
-          .then((signal) => events.signal(from, signal), (error: P2PError) => events.error(error));
+        if (message.to === peerId && typeof from === 'string') sealed.receive(from, message.signal, events);
       });
       this.detach = () => {
         for (const [event, listener] of Object.entries(listeners)) socket.off(event as any, listener as any);
@@ -133,11 +128,7 @@ class SocketIoSignaling implements SignalingTransport {
   send(to: string, signal: unknown): void {
     const { shared, sealed, peerId: from, room } = this;
     if (!shared || !sealed) return;
-    this.outgoing = this.outgoing
-      .then(() => sealed.seal(from, to, signal))
-      .then((text) => shared.socket.emit(SignalingEvent.SIGNAL, { from, to, room, signal: text }))
-      // A seal that failed is a signal lost, as on any lossy transport: the mesh retries links.
-      .catch(() => {});
+    sealed.send(to, signal, (text) => shared.socket.emit(SignalingEvent.SIGNAL, { from, to, room, signal: text }));
   }
 
   async leave(): Promise<void> {
@@ -166,13 +157,7 @@ export function getConnectionHandlerSocketIo(options: SocketIoHandlerOptions): M
   const { url: _url, socketOptions, peerToken: _peerToken, secret: _secret, ...meshOptions } = options;
   // One connection per creator, i.e. per peer: every collection's room shares its socket.
   const connection = new SocketIoConnection([...(urls as string[])], socketOptions);
-  // Derived once per creator and topic (PBKDF2 with a secret: ~30 ms).
-  const rooms = new Map<string, Promise<SealedRoom>>();
-  const sealedRoom = (topic: string) => {
-    let room = rooms.get(topic);
-    if (!room) rooms.set(topic, (room = SealedRoom.derive(SOCKET_IO_SEAL_SCHEME, topic, secret)));
-    return room;
-  };
+  const sealedRoom = sealedRooms(SOCKET_IO_SEAL_SCHEME, secret);
   return createMeshHandlerCreator({
     options: meshOptions,
     signaling: () => new SocketIoSignaling(options, connection, sealedRoom),
