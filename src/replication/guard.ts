@@ -6,7 +6,7 @@
  * field RxDB ignores, and peers that send none are answered by RxDB's own rule. The argument
  * is in docs/replication.md.
  */
-import { filter, type Subscription } from 'rxjs';
+import { filter } from 'rxjs';
 import type { RxCollection } from 'rxdb';
 import { P2PError, P2PErrorCode } from '../errors.js';
 import { randomId } from '../mesh/options.js';
@@ -62,7 +62,6 @@ export async function prepareGuard(options: ReplicationCreatorOptions): Promise<
 class ReplicationGuard<Handler extends P2PConnectionHandler> {
   readonly handler: Handler;
   private readonly validity = new WeakMap<P2PPeer, Promise<boolean>>();
-  private readonly pushes: Subscription;
 
   constructor(
     private readonly inner: Handler,
@@ -70,9 +69,9 @@ class ReplicationGuard<Handler extends P2PConnectionHandler> {
     private readonly book: VersionBook,
     private readonly isPeerValid: ReplicationCreatorOptions['isPeerValid'],
   ) {
-    // Answered here for every peer, before RxDB sees them (RxDB would answer by content).
-    this.pushes = inner.message$.pipe(filter(isPush)).subscribe({ next: (data) => void this.answerPush(data) });
-    inner.message$.subscribe({ complete: () => this.pushes.unsubscribe() });
+    // Answered here for every peer, before RxDB sees them (RxDB would answer by content). The
+    // subscription ends with the handler: close() completes message$.
+    inner.message$.pipe(filter(isPush)).subscribe((data) => void this.answerPush(data));
     this.handler = {
       ...inner,
       message$: inner.message$.pipe(filter((data) => !isPush(data))),
