@@ -100,6 +100,8 @@ export class MeshNetwork implements PeerLinkEvents {
   private meetOnLink(link: PeerLink, handle: TopicHandle): void {
     const { topic } = handle;
     if (link.state !== 'open' || !handle.delivered || !this.reach.reaches(link.remoteId, topic)) return;
+    // Presences repeat (Nostr, MQTT): a topic already met on this link needs no tags hashed again.
+    if (link.announced.has(topic) && link.topicPeers.has(topic)) return;
     const theirs = topicTag(topic, link.remoteId, this.peerId);
     if ([...link.remoteChannels.values()].includes(theirs)) {
       link.admittedTags.set(theirs, topic);
