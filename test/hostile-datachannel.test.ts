@@ -9,7 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { P2PErrorCode, type P2PError } from '../src/errors.js';
-import { FrameType } from '../src/mesh/framing.js';
+import { FrameType, encodeMessage } from '../src/mesh/framing.js';
 import { createWebRTCMeshHandler, type WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import type { P2PPeer } from '../src/types.js';
 import { DEFAULT_SEED, dataChannelCorpus } from './helpers/hostile-frames.js';
@@ -20,7 +20,7 @@ import { next } from './helpers/wait.js';
 
 const TOPIC = 'hostile-datachannel-topic';
 const fast = { config: { iceServers: [] }, heartbeatIntervalMs: 300, peerTimeoutMs: 1_500, reconnectMinDelayMs: 50, reconnectMaxDelayMs: 400 };
-/** The handler's maxMessageBytes: the default, so the largest allowed chunk header is 64 MiB. */
+/** A generous maxMessageBytes (four times the default), so chunk headers may announce up to 64 MiB. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Heap growth allowed after every hostile link is gone. */
 const HEAP_BOUND_BYTES = 8 * 1024 * 1024;
@@ -130,6 +130,59 @@ test('a seeded corpus of bad frames: each malicious peer is dropped with a coded
     );
     assert.ok(growth < HEAP_BOUND_BYTES, `heap grew by ${mib(growth)}`);
     assert.ok(after.arrayBuffers - baseline.arrayBuffers < HEAP_BOUND_BYTES, `array buffers grew by ${mib(after.arrayBuffers - baseline.arrayBuffers)}`);
+    assert.equal(escapes.escaped, [], 'an error escaped as an unhandled rejection or exception');
+  } finally {
+    escapes.stop();
+    for (const raw of raws) raw.destroy();
+    await Promise.allSettled(opened.splice(0).map((handler) => handler.close()));
+  }
+});
+
+test('half-sent messages from several peers hold at most maxReassemblyBytes together: the link that would pass it is dropped, the budget comes back', async () => {
+  const escapes = watchEscapes();
+  const bus = new SignalingBus();
+  const raws: RawPeer[] = [];
+  const MiB = 1024 * 1024;
+  try {
+    const baseline = settledMemory();
+    const a = await createWebRTCMeshHandler({ signaling: bus.transport(), topic: TOPIC, peerId: 'aaaa', maxMessageBytes: 4 * MiB, maxReassemblyBytes: 8 * MiB, ...fast });
+    opened.push(a);
+    const limited: P2PError[] = [];
+    a.error$.subscribe((error) => error.code === P2PErrorCode.LIMIT_EXCEEDED && limited.push(error));
+    const honestLinked = next(a.connect$, 'A connect$ of the honest peer', 20_000, (peer) => peer.id === 'zzzz-honest');
+    const honest = await createWebRTCMeshHandler({ signaling: bus.transport(), topic: TOPIC, peerId: 'zzzz-honest', ...fast });
+    opened.push(honest);
+    const honestSeesA = next(honest.connect$, 'B connect$ of A', 20_000);
+    const onA = await honestLinked;
+    const bSideA = await honestSeesA;
+
+    // Three peers each send 3 MiB of a 4 MiB message and stop: 4 MiB buffers each (the buffer
+    // doubles), 12 MiB against a budget of 8. Whatever the order, one growth cannot fit.
+    const oneLimited = next(a.error$, 'ERR_LIMIT_EXCEEDED for one half-sent message', 20_000, (e: P2PError) => e.code === P2PErrorCode.LIMIT_EXCEEDED);
+    const frames = encodeMessage({ id: 'half', result: 'h'.repeat(4 * MiB - 64) }, 0, 4 * MiB);
+    const partial = frames.slice(0, Math.ceil((frames.length * 3) / 4));
+    for (const id of ['zraw-half-1', 'zraw-half-2', 'zraw-half-3']) {
+      const linked = await linkedRawPeer(bus, a, id);
+      raws.push(linked.raw);
+      await sendAll(linked.raw, partial);
+    }
+    const reported = await oneLimited;
+    assert.ok(reported.peerId?.startsWith('zraw-half-'), `the error names ${String(reported.peerId)}`);
+    const holding = process.memoryUsage();
+    await exchange(a, onA, honest, 'A→B while two half-sent messages are held');
+    assert.is(limited.length, 1, `one link passes the budget, got ${limited.map((e) => e.peerId).join(', ')}`);
+
+    for (const raw of raws) raw.destroy();
+    // Their buffers are given back: a whole 3.5 MiB message from the honest peer fits again.
+    const big = { id: `big-${Date.now()}`, method: 'hostile.big', params: ['b'.repeat(3.5 * MiB)] };
+    const arrived = next(a.message$, 'the honest 3.5 MiB message', 20_000, ({ message }) => message.id === big.id);
+    await honest.send(bSideA, big);
+    await arrived;
+    assert.is(limited.length, 1, 'the honest message was refused');
+    console.log(
+      `reassembly budget: 3 peers × 3 MiB of 4 MiB messages against maxReassemblyBytes 8 MiB: ${limited[0]!.peerId} dropped (${limited[0]!.message}); ` +
+        `arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(holding.arrayBuffers)} while held`,
+    );
     assert.equal(escapes.escaped, [], 'an error escaped as an unhandled rejection or exception');
   } finally {
     escapes.stop();

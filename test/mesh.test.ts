@@ -25,7 +25,7 @@ test.after.each(async () => {
 
 test('invalid options are refused with ERR_INVALID_OPTION', async () => {
   const bus = new SignalingBus();
-  for (const bad of [{ topic: '' }, { topic: 'ok-topic', peerId: '' }, { topic: 'ok-topic', peerTimeoutMs: -1 }, { topic: 'ok-topic', heartbeatIntervalMs: 5000, peerTimeoutMs: 100 }, { topic: 'ok-topic', wrtc: {} }]) {
+  for (const bad of [{ topic: '' }, { topic: 'ok-topic', peerId: '' }, { topic: 'ok-topic', peerTimeoutMs: -1 }, { topic: 'ok-topic', heartbeatIntervalMs: 5000, peerTimeoutMs: 100 }, { topic: 'ok-topic', wrtc: {} }, { topic: 'ok-topic', maxMessageBytes: 2048, maxReassemblyBytes: 1024 }]) {
     const error = await createWebRTCMeshHandler({ signaling: bus.transport(), ...bad } as any).then(() => undefined, (e) => e);
     assert.is(error?.code, 'ERR_INVALID_OPTION', JSON.stringify(bad));
   }

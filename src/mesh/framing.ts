@@ -119,16 +119,44 @@ export type DecodedFrame =
   | { kind: 'goodbye' }
   | { kind: 'partial' };
 
-/**
- * Reassembles one peer's frames. Memory is bounded: at most one message of at most
- * `maxMessageBytes` is held at a time, and its buffer grows with the bytes that actually
- * arrived, so a 7-byte header announcing 64 MiB costs 64 KiB, not 64 MiB.
- * Anything out of protocol throws ERR_PROTOCOL / ERR_PAYLOAD_TOO_LARGE: the caller
- * drops the peer, since a stream that lost sync cannot be trusted again.
- */
 /** First buffer for a chunked message; it doubles as chunks arrive, up to the announced size. */
 const INITIAL_ASSEMBLY_BYTES = 64 * 1024;
 
+/**
+ * Bytes of partly received messages held at once by all links of one peer (the mesh option
+ * `maxReassemblyBytes`): without it, every remote could make us hold a `maxMessageBytes` buffer.
+ * Counted as buffers grow with bytes that arrived, so announcing a size costs the sender nothing
+ * here, and holding bytes costs it sending them.
+ */
+export class ReassemblyBudget {
+  private held = 0;
+
+  constructor(readonly limitBytes: number) {}
+
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  /** Takes `bytes` more, or takes nothing and returns false when that would pass the limit. */
+  take(bytes: number): boolean {
+    if (this.held + bytes > this.limitBytes) return false;
+    this.held += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.held -= bytes;
+  }
+}
+
+/**
+ * Reassembles one peer's frames. Memory is bounded: at most one message of at most
+ * `maxMessageBytes` is held at a time, its buffer grows with the bytes that actually arrived
+ * (a 7-byte header announcing 64 MiB costs 64 KiB, not 64 MiB), and it is charged to the
+ * budget shared with the peer's other links.
+ * Anything out of protocol throws ERR_PROTOCOL / ERR_PAYLOAD_TOO_LARGE / ERR_LIMIT_EXCEEDED:
+ * the caller drops the peer, since a stream that lost sync cannot be trusted again.
+ */
 export class FrameDecoder {
   private assembling: Uint8Array | undefined;
   private assemblingChannel = 0;
@@ -136,7 +164,17 @@ export class FrameDecoder {
   private announced = 0;
   private readonly textDecoder = new TextDecoder('utf-8', { fatal: true });
 
-  constructor(private readonly maxMessageBytes: number) {}
+  constructor(
+    private readonly maxMessageBytes: number,
+    private readonly budget = new ReassemblyBudget(Number.POSITIVE_INFINITY),
+  ) {}
+
+  /** Gives back the buffer of a message cut off by the link's end. Idempotent. */
+  dispose(): void {
+    if (this.assembling) this.budget.give(this.assembling.byteLength);
+    this.assembling = undefined;
+    this.filled = 0;
+  }
 
   decode(frame: Uint8Array): DecodedFrame {
     if (!(frame instanceof Uint8Array) || frame.byteLength === 0) throw protocolError('an empty or non-binary frame');
@@ -171,7 +209,9 @@ export class FrameDecoder {
       );
     }
     if (total <= first.byteLength) throw protocolError(`a chunk header announcing ${total} bytes`);
-    this.assembling = new Uint8Array(Math.min(total, Math.max(INITIAL_ASSEMBLY_BYTES, first.byteLength)));
+    const size = Math.min(total, Math.max(INITIAL_ASSEMBLY_BYTES, first.byteLength));
+    this.charge(size);
+    this.assembling = new Uint8Array(size);
     this.announced = total;
     this.assemblingChannel = channel;
     this.assembling.set(first);
@@ -186,16 +226,25 @@ export class FrameDecoder {
     if (needed > this.announced) throw protocolError('more bytes than the chunk header announced');
     if (needed > target.byteLength) {
       // Doubling keeps copies linear in the message size; never past what was announced.
-      const grown = new Uint8Array(Math.min(this.announced, Math.max(needed, target.byteLength * 2)));
+      const size = Math.min(this.announced, Math.max(needed, target.byteLength * 2));
+      this.charge(size - target.byteLength);
+      const grown = new Uint8Array(size);
       grown.set(target.subarray(0, this.filled));
       target = this.assembling = grown;
     }
     target.set(bytes, this.filled);
     this.filled = needed;
     if (this.filled < this.announced) return { kind: 'partial' };
-    this.assembling = undefined;
-    this.filled = 0;
+    this.dispose();
     return { kind: 'message', channel: this.assemblingChannel, payload: this.parse(target) };
+  }
+
+  private charge(bytes: number): void {
+    if (this.budget.take(bytes)) return;
+    throw new P2PError(
+      P2PErrorCode.LIMIT_EXCEEDED,
+      `messages being received hold ${this.budget.heldBytes} bytes; ${bytes} more would pass maxReassemblyBytes (${this.budget.limitBytes})`,
+    );
   }
 
   private text(bytes: Uint8Array): string {

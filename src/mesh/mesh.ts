@@ -1,4 +1,5 @@
 import { P2PError, P2PErrorCode } from '../errors.js';
+import { ReassemblyBudget } from './framing.js';
 import { MeshNetwork } from './network.js';
 import { resolveMeshOptions, assertId, type WebRTCMeshOptions } from './options.js';
 import type { PeerDetails, SignalingTransport } from './signaling.js';
@@ -54,6 +55,7 @@ export async function createMeshNetwork(meshOptions: WebRTCMeshOptions, peerDeta
       heartbeatIntervalMs: resolved.heartbeatIntervalMs,
       peerTimeoutMs: resolved.peerTimeoutMs,
       maxMessageBytes: resolved.maxMessageBytes,
+      reassembly: new ReassemblyBudget(resolved.maxReassemblyBytes),
       iceGatheringWaitMs: resolved.iceGatheringWaitMs,
     },
     peerDetails,

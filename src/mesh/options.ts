@@ -30,8 +30,18 @@ export interface WebRTCMeshOptions {
   reconnectMinDelayMs?: number;
   /** Cap on the reconnect delay. Default 15000 ms. */
   reconnectMaxDelayMs?: number;
-  /** Largest message accepted or sent, after JSON encoding. Default 64 MiB. */
+  /**
+   * Largest message accepted or sent, after JSON encoding. Parsing inflates JSON up to ~22×
+   * in memory (a 16 MiB array of empty objects takes ~360 MiB of heap), and a remote may send
+   * before RxDB's `isPeerValid` judges it: lower this when documents are small. Default 16 MiB.
+   */
   maxMessageBytes?: number;
+  /**
+   * Bytes of partly received messages held at once across all links of this peer; a link whose
+   * message would take more is dropped with ERR_LIMIT_EXCEEDED (it reconnects; RxDB repeats the
+   * request). At least `maxMessageBytes`. Default 64 MiB.
+   */
+  maxReassemblyBytes?: number;
   /**
    * How long an offer may wait for its first ICE candidates, so it carries them in one signal
    * instead of one signal per candidate; candidates found later follow in batches. 0 sends
@@ -59,7 +69,8 @@ export const MESH_DEFAULTS = {
   peerTimeoutMs: 15_000,
   reconnectMinDelayMs: 250,
   reconnectMaxDelayMs: 15_000,
-  maxMessageBytes: 64 * 1024 * 1024,
+  maxMessageBytes: 16 * 1024 * 1024,
+  maxReassemblyBytes: 64 * 1024 * 1024,
   iceGatheringWaitMs: 100,
   maxPeersPerTopic: 256,
 } as const;
@@ -95,11 +106,12 @@ export function resolveMeshOptions(options: WebRTCMeshOptions, clock: Clock): Re
     reconnectMinDelayMs = MESH_DEFAULTS.reconnectMinDelayMs,
     reconnectMaxDelayMs = MESH_DEFAULTS.reconnectMaxDelayMs,
     maxMessageBytes = MESH_DEFAULTS.maxMessageBytes,
+    maxReassemblyBytes = Math.max(MESH_DEFAULTS.maxReassemblyBytes, maxMessageBytes),
     iceGatheringWaitMs = MESH_DEFAULTS.iceGatheringWaitMs,
     maxPeersPerTopic = MESH_DEFAULTS.maxPeersPerTopic,
   } = options;
   assertId(peerId, 'peerId');
-  const durations = { connectTimeoutMs, signalingTimeoutMs, heartbeatIntervalMs, peerTimeoutMs, reconnectMinDelayMs, reconnectMaxDelayMs, maxMessageBytes };
+  const durations = { connectTimeoutMs, signalingTimeoutMs, heartbeatIntervalMs, peerTimeoutMs, reconnectMinDelayMs, reconnectMaxDelayMs, maxMessageBytes, maxReassemblyBytes };
   for (const [name, value] of Object.entries(durations)) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
       throw invalidOption(`\`${name}\` must be a positive number`);
@@ -110,6 +122,7 @@ export function resolveMeshOptions(options: WebRTCMeshOptions, clock: Clock): Re
   }
   if (!Number.isInteger(maxPeersPerTopic) || maxPeersPerTopic < 1) throw invalidOption('`maxPeersPerTopic` must be a positive integer');
   if (peerTimeoutMs <= heartbeatIntervalMs) throw invalidOption('`peerTimeoutMs` must be longer than `heartbeatIntervalMs`');
+  if (maxReassemblyBytes < maxMessageBytes) throw invalidOption('`maxReassemblyBytes` must be ≥ `maxMessageBytes`');
   if (reconnectMaxDelayMs < reconnectMinDelayMs) throw invalidOption('`reconnectMaxDelayMs` must be ≥ `reconnectMinDelayMs`');
   if (config !== undefined && (typeof config !== 'object' || config === null)) throw invalidOption('`config` must be an object');
   return { wrtc, config, peerId, clock, iceGatheringWaitMs, maxPeersPerTopic, ...durations };

@@ -3,7 +3,7 @@ import type SimplePeer from 'simple-peer';
 import { P2PError, P2PErrorCode, toP2PError, withPeerId } from '../errors.js';
 import type { P2PPeer } from '../types.js';
 import type { RtcSignalData } from './envelope.js';
-import { FrameDecoder, FrameType, encodeGoodbye, encodePing, type DecodedFrame } from './framing.js';
+import { FrameDecoder, FrameType, encodeGoodbye, encodePing, type DecodedFrame, type ReassemblyBudget } from './framing.js';
 import { destroyRtc } from './rtc-factory.js';
 import { SignalBundler } from './signal-bundler.js';
 import { TimerSet, type Clock } from './timers.js';
@@ -17,6 +17,8 @@ export interface PeerLinkSettings {
   heartbeatIntervalMs: number;
   peerTimeoutMs: number;
   maxMessageBytes: number;
+  /** Shared by all links of one peer. */
+  reassembly: ReassemblyBudget;
   iceGatheringWaitMs: number;
 }
 
@@ -82,7 +84,7 @@ export class PeerLink {
     private readonly rtc: SimplePeer.Instance,
   ) {
     this.timers = new TimerSet(settings.clock);
-    this.decoder = new FrameDecoder(settings.maxMessageBytes);
+    this.decoder = new FrameDecoder(settings.maxMessageBytes, settings.reassembly);
     this.lastReceivedAt = this.lastSentAt = settings.clock.now();
     this.bundler = new SignalBundler(rtc, settings.iceGatheringWaitMs, this.timers, (data) => this.events.signal(this, data));
     this.rtc.on('signal', (data: any) => this.onLocalSignal(data));
@@ -125,6 +127,7 @@ export class PeerLink {
     this.state = 'closed';
     this.onClosed();
     this.timers.dispose();
+    this.decoder.dispose();
     this.releaseDrainWaiters(this.notConnected());
     destroyRtc(this.rtc);
     if (!this.frozen) this.events.closed(this, error);
