@@ -77,6 +77,26 @@ test('a peer that sends an absurd chunk header is dropped with ERR_PAYLOAD_TOO_L
   assert.is(rejected?.code, 'ERR_PEER_NOT_CONNECTED');
 });
 
+test('a room member flooding one link with signals is dropped with ERR_PROTOCOL once past the per-link cap', async () => {
+  const bus = new SignalingBus();
+  const a = await handler(bus, 'flood-topic', { peerId: 'aaaa' });
+  const raw = new RawPeer(bus.transport(), 'zzzz');
+  rawPeers.push(raw);
+  const connected = next(a.connect$, 'A connect$ of the raw peer');
+  const linkOpen = raw.connected();
+  await raw.join('flood-topic');
+  const peer = await connected;
+  await linkOpen;
+  const error = next(a.error$, 'ERR_PROTOCOL for the flood', 15_000, (e: P2PError) => e.code === 'ERR_PROTOCOL');
+  const dropped = next(a.disconnect$, 'A disconnect$ of the flooding peer', 15_000);
+  // Valid, harmless candidates (end of candidates), each under a new signal number.
+  await raw.flood(300, { type: 'candidate', candidate: { candidate: '', sdpMid: '0', sdpMLineIndex: 0 } });
+  const reported = await error;
+  assert.is(reported.peerId, 'zzzz');
+  assert.match(reported.message, /more than 256 signals/);
+  assert.is(await dropped, peer);
+});
+
 test('garbage frames drop the peer with ERR_PROTOCOL; the handler keeps working', async () => {
   const bus = new SignalingBus();
   const a = await handler(bus, 'garbage-topic', { peerId: 'aaaa' });

@@ -264,8 +264,7 @@ export class MeshNetwork implements PeerLinkEvents {
       this.lastLinkSeen.set(from, { session: signal.session, link: signal.link });
     }
     // Redundant transports deliver the same signal more than once; feed each one once.
-    if (link.seenSignals.has(signal.seq)) return;
-    link.seenSignals.add(signal.seq);
+    if (!link.admitSignal(signal.seq)) return;
     link.signaledVia.add(via);
     link.signal(signal.data);
   }

@@ -34,6 +34,13 @@ export interface PeerLinkEvents {
 /** `closing`: our GOODBYE is out, nothing more is written, the remote is to close first. */
 type LinkState = 'connecting' | 'open' | 'closing' | 'closed';
 
+/**
+ * Signals one link attempt may take from the remote: a handshake needs a handful (an offer or
+ * answer and a few candidate batches; a candidate each with plain trickle). Bounds what a room
+ * member flooding one link makes us hold and hand to the WebRTC stack.
+ */
+const MAX_SIGNALS_PER_LINK = 256;
+
 /** How long a graceful close waits for the remote to close its side after our GOODBYE. */
 const GOODBYE_WAIT_MS = 1_000;
 
@@ -58,9 +65,9 @@ export class PeerLink {
   readonly topicPeers = new Map<string, P2PPeer>();
   /** Numbers our outgoing signals on this link, so the remote can drop duplicates. */
   nextSignalSeq = 0;
-  /** The remote's signal numbers already fed to this link. */
-  readonly seenSignals = new Set<number>();
 
+  /** The remote's signal numbers already fed to this link. */
+  private readonly seenSignals = new Set<number>();
   private readonly timers: TimerSet;
   private readonly decoder: FrameDecoder;
   private readonly bundler: SignalBundler;
@@ -101,6 +108,21 @@ export class PeerLink {
         }),
       ),
     );
+  }
+
+  /**
+   * True the first time the remote's signal number `seq` comes (redundant transports deliver
+   * one signal several times). A remote past MAX_SIGNALS_PER_LINK is dropped with ERR_PROTOCOL.
+   */
+  admitSignal(seq: number): boolean {
+    if (this.state === 'closed' || this.seenSignals.has(seq)) return false;
+    if (this.seenSignals.size >= MAX_SIGNALS_PER_LINK) {
+      const message = `peer ${this.remoteId} sent more than ${MAX_SIGNALS_PER_LINK} signals for one link`;
+      this.close(new P2PError(P2PErrorCode.PROTOCOL, message, { peerId: this.remoteId }));
+      return false;
+    }
+    this.seenSignals.add(seq);
+    return true;
   }
 
   /** Feeds an offer, answer or candidate(s) from the remote. */

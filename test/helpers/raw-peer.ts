@@ -38,12 +38,21 @@ export class RawPeer {
 
   private currentLink = -1;
   private seq = 0;
+  private remoteId = '';
+
+  /** Sends `count` more signals on the current link, each with a fresh number: a signal flood. */
+  async flood(count: number, data: unknown): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      await this.transport.send(this.remoteId, { v: 1, type: 'rtc', session: this.session, link: this.currentLink, seq: this.seq++, data });
+    }
+  }
 
   private onSignal(from: string, signal: any): void {
     if (signal?.type !== 'rtc') return;
     if (signal.link !== this.currentLink) {
       this.destroy();
       this.currentLink = signal.link;
+      this.remoteId = from;
       this.offers++;
       const rtc = new SimplePeer({ initiator: false, trickle: true, wrtc, config: { iceServers: [] } });
       rtc.on('signal', (data: any) => {
