@@ -15,7 +15,7 @@ import { startMqttBroker, type MqttBroker } from '../handlers/mqtt/broker.js';
 import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { DEFAULT_SEED, CorpusRun, mqttCorpus, type Session } from './helpers/hostile-frames.js';
-import { checkAfterCorpus, mib, settledLater, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
+import { checkAfterCorpus, halfOpenWebSocket, mib, settledLater, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
 import { until } from './helpers/wait.js';
 import { FAST } from './fixtures/mqtt-world.js';
 
@@ -167,6 +167,65 @@ test('a packet announced over maxPacketBytes gets its client cut off before the 
     }), 5_000, 'a CONNACK after the oversize packets');
     assert.ok(ok, 'no CONNACK after the oversize packets');
   } finally {
+    await broker.close();
+  }
+});
+
+test('a WebSocket frame over the packet cap is refused at its header, before the broker buffers it', async () => {
+  const broker = await startMqttBroker({ maxPacketBytes: 64 * 1024 });
+  try {
+    const socket = await halfOpenWebSocket(broker.wsUrl, []);
+    const closed = new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
+    // A masked binary frame announcing 48 MiB (64-bit length), then its body in 64 KiB pieces.
+    socket.write(Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0x03, 0, 0, 0, 1, 2, 3, 4]));
+    const piece = Buffer.alloc(64 * 1024, 0x30);
+    let streamed = 0;
+    while (!socket.destroyed && streamed < 64 * 1024 * 1024) {
+      streamed += piece.length;
+      if (!socket.write(piece)) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), closed]);
+    }
+    await within(closed, 10_000, 'the broker closing the WebSocket client');
+    console.log(`oversize WebSocket frame: the client was cut off after streaming ${mib(streamed)} of a 48 MiB frame (maxPacketBytes 64 KiB)`);
+    assert.ok(streamed < 8 * 1024 * 1024, `the broker read ${mib(streamed)} of the frame before hanging up`);
+  } finally {
+    await broker.close();
+  }
+});
+
+test('retained messages are capped by bytes (maxRetainedBytes): past it, a message that would grow them is delivered but not kept', async () => {
+  const broker = await startMqttBroker({ maxRetainedBytes: 1024 * 1024 });
+  const clients: mqtt.MqttClient[] = [];
+  try {
+    const flooder = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    clients.push(flooder);
+    const body = Buffer.alloc(200 * 1024, 0x61);
+    // 20 topics of 200 KiB: only the first five fit in 1 MiB.
+    for (let i = 0; i < 20; i++) await flooder.publishAsync(`big/${i}`, body, { qos: 1, retain: true });
+    // Clearing one frees its bytes for a later one; shrinking one is always allowed.
+    await flooder.publishAsync('big/0', '', { qos: 1, retain: true });
+    await flooder.publishAsync('big/late', body, { qos: 1, retain: true });
+    await flooder.publishAsync('big/1', 'small', { qos: 1, retain: true });
+    const reader = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    clients.push(reader);
+    const kept = new Map<string, number>();
+    const live: string[] = [];
+    reader.on('message', (topic, payload, packet) => (packet.retain ? kept.set(topic, payload.length) : live.push(topic)));
+    await reader.subscribeAsync('big/#', { qos: 1 });
+    // aedes may send retained messages after the SUBACK and after live ones.
+    await until(() => kept.size >= 5, 'the retained messages being delivered to a new subscriber', 5_000);
+    const marker = new Promise<void>((resolve) => reader.on('message', (topic) => topic === 'big/marker' && resolve()));
+    await flooder.publishAsync('big/marker', 'live', { qos: 1 });
+    await within(marker, 5_000, 'the live marker');
+    assert.equal([...kept.keys()].sort(), ['big/1', 'big/2', 'big/3', 'big/4', 'big/late'], `kept: ${[...kept.keys()].join(', ')}`);
+    assert.is(kept.get('big/1'), 5);
+    // Not kept is still delivered to who is subscribed.
+    const seen = new Promise<void>((resolve) => reader.on('message', (topic, payload) => topic === 'big/19' && payload.length === body.length && resolve()));
+    await flooder.publishAsync('big/19', body, { qos: 1, retain: true });
+    await within(seen, 5_000, 'a message past the cap reaching a subscriber');
+    const refused = await startMqttBroker({ maxRetainedBytes: -1 }).then(() => undefined, (error: unknown) => error);
+    assert.is((refused as { code?: string })?.code, 'ERR_INVALID_OPTION');
+  } finally {
+    await Promise.allSettled(clients.map((client) => client.endAsync(true)));
     await broker.close();
   }
 });

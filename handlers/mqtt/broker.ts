@@ -25,6 +25,12 @@ export interface MqttBrokerOptions {
    * it, a retained message to a new topic is delivered but not kept. Default: 10000.
    */
   maxRetainedMessages?: number;
+  /**
+   * Most bytes (topic names and payloads) of all retained messages together; past it, a
+   * retained message that would grow them is delivered but not kept. The count cap alone lets
+   * 10,000 clients' 1 MiB messages hold 10 GB. Default: 33554432 (32 MiB; a presence is ~300 B).
+   */
+  maxRetainedBytes?: number;
 }
 
 export interface MqttBroker {
@@ -92,6 +98,26 @@ class PacketSizes {
   }
 }
 
+/** Which topics hold a retained message and their bytes, within both caps. */
+class RetainedBudget {
+  private readonly sizes = new Map<string, number>();
+  private bytes = 0;
+
+  constructor(private readonly maxMessages: number, private readonly maxBytes: number) {}
+
+  /** Whether the broker may keep this retained message (an empty one deletes, and always may). */
+  admit(topic: string, payloadBytes: number): boolean {
+    const held = this.sizes.get(topic);
+    const size = payloadBytes === 0 ? 0 : Buffer.byteLength(topic) + payloadBytes;
+    const bytes = this.bytes - (held ?? 0) + size;
+    if (size > 0 && (bytes > this.maxBytes || (held === undefined && this.sizes.size >= this.maxMessages))) return false;
+    this.bytes = bytes;
+    if (size === 0) this.sizes.delete(topic);
+    else this.sizes.set(topic, size);
+    return true;
+  }
+}
+
 const urlHost = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
 /**
@@ -100,23 +126,20 @@ const urlHost = (host: string): string => (host.includes(':') ? `[${host}]` : ho
  */
 export async function startMqttBroker(options: MqttBrokerOptions = {}): Promise<MqttBroker> {
   if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object');
-  const { port = 0, wsPort = 0, host = '127.0.0.1', maxPacketBytes = 1024 * 1024, maxRetainedMessages = 10_000 } = options;
+  const { port = 0, wsPort = 0, host = '127.0.0.1', maxPacketBytes = 1024 * 1024, maxRetainedMessages = 10_000, maxRetainedBytes = 32 * 1024 * 1024 } = options;
   assertPort(port, 'port');
   assertPort(wsPort, 'wsPort');
   if (typeof host !== 'string' || host.length === 0) throw invalidOption('`host` must be a non-empty string');
   if (!Number.isSafeInteger(maxPacketBytes) || maxPacketBytes < 2) throw invalidOption('`maxPacketBytes` must be an integer of at least 2');
   if (!Number.isSafeInteger(maxRetainedMessages) || maxRetainedMessages < 0) throw invalidOption('`maxRetainedMessages` must be a non-negative integer');
+  if (!Number.isSafeInteger(maxRetainedBytes) || maxRetainedBytes < 0) throw invalidOption('`maxRetainedBytes` must be a non-negative integer');
 
-  const retained = new Set<string>();
+  const retained = new RetainedBudget(maxRetainedMessages, maxRetainedBytes);
   const aedes = await Aedes.createBroker({
     authorizePublish: (_client, packet, callback) => {
       // aedes's own rule, which a custom hook replaces: clients may not publish on $SYS.
       if (packet.topic.startsWith('$SYS')) return callback(new Error('$SYS topic is reserved'));
-      if (packet.retain) {
-        if (packet.payload.length === 0) retained.delete(packet.topic);
-        else if (retained.has(packet.topic) || retained.size < maxRetainedMessages) retained.add(packet.topic);
-        else packet.retain = false;
-      }
+      if (packet.retain && !retained.admit(packet.topic, Buffer.byteLength(packet.payload))) packet.retain = false;
       callback(null);
     },
     // $SYS announces every client id as it connects; whoever knows an id can connect with it
@@ -144,7 +167,9 @@ export async function startMqttBroker(options: MqttBrokerOptions = {}): Promise<
     aedes.handle(socket);
   });
   const http = createHttpServer((_request, response) => response.writeHead(426).end('MQTT over WebSocket only\n'));
-  const wss = new WebSocketServer({ server: http });
+  // ws alone buffers frames up to 100 MiB before the packet check sees a byte. A client's
+  // frame carries a packet or a piece of one; twice the packet cap leaves room for two.
+  const wss = new WebSocketServer({ server: http, maxPayload: 2 * maxPacketBytes });
   // ws re-emits the HTTP server's errors; a listen failure is already thrown by listen().
   wss.on('error', () => {});
   wss.on('connection', (socket) => {
