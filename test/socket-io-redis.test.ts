@@ -10,11 +10,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
 import { startSocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import { sealToken, tokenMatches } from '../handlers/socket-io/server-claims.js';
 import { P2PErrorCode } from '../src/errors.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import type { P2PPeer } from '../src/types.js';
 import { startRedis, startServerProcess, type ChildService } from './fixtures/socket-io-redis-cluster.js';
-import { next } from './helpers/wait.js';
+import { next, until } from './helpers/wait.js';
 
 const WAIT_MS = 10_000;
 const LINK_MS = 30_000;
@@ -148,6 +149,73 @@ test('rooms, id ownership, routing, room-only relay and leaves span the processe
   const onlyAlpha = joinedList(heir, 'span-room', (ids) => ids.length === 1 && ids[0] === 'alpha', 'the heir sees beta leave');
   onB.disconnect();
   await onlyAlpha;
+});
+
+test('an id claim in progress hears none of the holder\'s signals, and a racing claim never refuses the holder\'s own takeover', async () => {
+  const [a, b, c] = await cluster(3);
+  const victim = await raw(a!.url);
+  const member = await raw(a!.url);
+  const listed = joinedList(member, 'claim-room', (ids) => ids.length === 2, 'the member sees both');
+  assert.equal(await emitAck(victim, 'join', { room: 'claim-room', peerId: 'victim', token: 'victim-secret' }), { ok: true });
+  assert.equal(await emitAck(member, 'join', { room: 'claim-room', peerId: 'member' }), { ok: true });
+  await listed;
+
+  // A stopped process holds every cluster request for its full timeout: a claim's check then
+  // lasts ~3 s, while the member keeps signalling the victim.
+  const thief = await raw(b!.url);
+  const overheard: unknown[] = [];
+  thief.on('signal', (signal: unknown) => overheard.push(signal));
+  let heard = 0;
+  victim.on('signal', () => heard++);
+  c!.child.kill('SIGSTOP');
+  try {
+    let settled = false;
+    const claim = emitAck(thief, 'join', { room: 'claim-room', peerId: 'victim' }).finally(() => (settled = true));
+    let sent = 0;
+    while (!settled) {
+      await emitAck(member, 'signal', { from: 'member', to: 'victim', room: 'claim-room', signal: { n: sent++ } });
+      await Promise.race([claim.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 50))]);
+    }
+    const refused = await claim;
+    assert.ok(refused.error?.code === P2PErrorCode.SIGNALING || refused.error?.code === P2PErrorCode.ID_TAKEN, JSON.stringify(refused));
+    console.log(`id claim under a stalled process: refused with ${refused.error.code} after ${sent} signals to the holder; the claimant heard ${overheard.length}`);
+    assert.ok(sent > 5, `only ${sent} signals were sent during the claim`);
+    assert.equal(overheard, [], 'the claimant heard the holder\'s signals');
+  } finally {
+    c!.child.kill('SIGCONT');
+  }
+  await until(() => heard > 0, 'the victim hearing the member', WAIT_MS);
+
+  // The holder takes its own id over from a new socket while a stranger claims it at once,
+  // from another process: the stranger is refused, the holder never.
+  let holder = victim;
+  for (let round = 0; round < 6; round++) {
+    const heir = await raw((round % 2 ? a : b)!.url);
+    const stranger = await raw((round % 2 ? b : a)!.url);
+    const displaced = new Promise<any>((resolve) => holder.once('error', resolve));
+    const [own, other] = await Promise.all([
+      emitAck(heir, 'join', { room: 'claim-room', peerId: 'victim', token: 'victim-secret' }),
+      emitAck(stranger, 'join', { room: 'claim-room', peerId: 'victim' }),
+    ]);
+    assert.equal(own, { ok: true }, `round ${round}: the holder's takeover was refused: ${JSON.stringify(own)}`);
+    assert.is(other.error?.code, P2PErrorCode.ID_TAKEN, `round ${round}: the stranger got ${JSON.stringify(other)}`);
+    assert.is((await displaced).code, P2PErrorCode.ID_TAKEN);
+    holder = heir;
+  }
+});
+
+test('takeover tokens travel salted: one token claimed twice leaves two unrelated hashes, each matching only that token', () => {
+  const first = sealToken('room', 'alice', 'secret');
+  const second = sealToken('room', 'alice', 'secret');
+  assert.is.not(first.hash, second.hash);
+  assert.is.not(first.salt, second.salt);
+  for (const sealed of [first, second]) {
+    assert.ok(tokenMatches('secret', 'room', 'alice', sealed));
+    assert.not.ok(tokenMatches('secret2', 'room', 'alice', sealed));
+    assert.not.ok(tokenMatches('secret', 'room', 'bob', sealed));
+    assert.not.ok(tokenMatches(undefined, 'room', 'alice', sealed));
+  }
+  assert.not.ok(tokenMatches('secret', 'room', 'alice', undefined));
 });
 
 test('peers on different processes connect over WebRTC; a third joins later', async () => {

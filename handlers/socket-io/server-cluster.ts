@@ -5,8 +5,8 @@
  * `socket.data`, which `fetchSockets()` reads on every process. So `io.to(peerKey)` reaches a
  * peer on any process, and a dead process's sockets vanish from every answer with it.
  *
- * A claim is made before it is checked: two processes racing for one id both see each other
- * and both refuse (never both accept). Lists are recomputed after every change and shown by
+ * A claim is checked and made under a Redis lock of its id (SET NX), so two processes racing
+ * for one id take turns: one accepts, the other sees it. Lists are recomputed after every change and shown by
  * each process to its own members, newest computation first-come: a list whose computation
  * started before another's is dropped, so the last word is a list that saw every change. A
  * second, settling list a moment later covers a change whose own list got lost.
@@ -16,7 +16,7 @@ import { P2PErrorCode } from '../../src/errors.js';
 import { SignalingEvent, type JoinMessage, type SignalMessage } from './protocol.js';
 import { failure, relayed, roomKey, type ClientSocket, type Outcome, type RoomDirectory } from './server-common.js';
 import type { ResolvedOptions } from './server-options.js';
-import { claimsOf, peerKey, sameHash, tokenHash } from './server-claims.js';
+import { claimsOf, peerKey, sealToken, tokenMatches } from './server-claims.js';
 import { CLUSTER_REQUEST_TIMEOUT_MS, type RedisLink } from './server-redis.js';
 
 /** Delay of the settling re-broadcast after a change. */
@@ -141,6 +141,42 @@ export function clusterDirectory(io: Server, config: ResolvedOptions, redis: Red
     }, () => undefined).finally(() => (checking = false));
   }, PEER_PROCESS_CHECK_MS);
 
+  /**
+   * Checks and takes `peerId` in `room` under the cluster lock of that id, so no other claim
+   * runs between the check and the taking, and the socket joins the id's routing room (where
+   * its signals arrive) only once the id is its own.
+   */
+  async function claim(socket: ClientSocket, room: string, peerId: string, token: string | undefined): Promise<Outcome> {
+    const event = SignalingEvent.JOIN;
+    const key = peerKey(room, peerId);
+    const refuse = (code: P2PErrorCode, message: string) => failure(code, event, message, { room, peerId });
+    let holders: Array<{ id: string; data: unknown }>;
+    let members: Array<{ id: string }>;
+    try {
+      [holders, members] = await Promise.all([fetchSockets(key), fetchSockets(roomKey(room))]);
+    } catch {
+      return refuse(P2PErrorCode.SIGNALING, 'the server cluster did not answer in time; retry');
+    }
+    const others = holders.filter((holder) => holder.id !== socket.id);
+    const takeover = others.length > 0 && others.every((other) => tokenMatches(token, room, peerId, claimsOf(other.data).find((c) => c.room === room)?.token));
+    if (others.length > 0 && !takeover) return refuse(P2PErrorCode.ID_TAKEN, `peer id "${peerId}" is already taken in room "${room}"`);
+    const staying = members.filter((member) => member.id !== socket.id && !others.some((other) => other.id === member.id));
+    if (staying.length >= config.maxPeersPerRoom) return refuse(P2PErrorCode.LIMIT_EXCEEDED, `room "${room}" is full (${config.maxPeersPerRoom} peers)`);
+    for (const other of others) {
+      if (io.of('/').sockets.has(other.id)) displaceHere(other.id, room, peerId);
+      else io.serverSideEmit(DISPLACE, other.id, room, peerId);
+    }
+    // The others see the stale holder leave before the new one joins (clients diff the lists).
+    if (takeover) await broadcast(room, peerId);
+    if (!socket.connected) return refuse(P2PErrorCode.SIGNALING, 'disconnected while joining');
+    claimsOf(socket.data).push({ room, peerId, at: Date.now(), ...(token === undefined ? {} : { token: sealToken(room, peerId, token) }) });
+    addLocal(room);
+    // Local and synchronous: any claim checked after the lock is released sees it.
+    void socket.join(key);
+    void socket.join(roomKey(room));
+    return undefined;
+  }
+
   return {
     async join(socket: ClientSocket, { room, peerId, token }: JoinMessage): Promise<Outcome> {
       const event = SignalingEvent.JOIN;
@@ -155,34 +191,19 @@ export function clusterDirectory(io: Server, config: ResolvedOptions, redis: Red
         return failure(P2PErrorCode.LIMIT_EXCEEDED, event, `at most ${config.maxRoomsPerSocket} rooms per socket`, { room, peerId });
       }
       const key = peerKey(room, peerId);
-      const hash = token === undefined ? undefined : tokenHash(room, peerId, token);
-      void socket.join(key); // claimed before checked, so a racing claim elsewhere sees this one
-      const refuse = (code: P2PErrorCode, message: string) => {
-        void socket.leave(key);
-        return failure(code, event, message, { room, peerId });
-      };
-      let holders: Array<{ id: string; data: unknown }>;
-      let members: Array<{ id: string }>;
+      let release: () => Promise<void>;
       try {
-        [holders, members] = await Promise.all([fetchSockets(key), fetchSockets(roomKey(room))]);
+        release = await redis.lock(key);
       } catch {
-        return refuse(P2PErrorCode.SIGNALING, 'the server cluster did not answer in time; retry');
+        return failure(P2PErrorCode.SIGNALING, event, 'the server cluster did not answer in time; retry', { room, peerId });
       }
-      const others = holders.filter((holder) => holder.id !== socket.id);
-      const takeover = others.length > 0 && others.every((other) => sameHash(hash, claimsOf(other.data).find((c) => c.room === room)?.hash));
-      if (others.length > 0 && !takeover) return refuse(P2PErrorCode.ID_TAKEN, `peer id "${peerId}" is already taken in room "${room}"`);
-      const staying = members.filter((member) => member.id !== socket.id && !others.some((other) => other.id === member.id));
-      if (staying.length >= config.maxPeersPerRoom) return refuse(P2PErrorCode.LIMIT_EXCEEDED, `room "${room}" is full (${config.maxPeersPerRoom} peers)`);
-      for (const other of others) {
-        if (io.of('/').sockets.has(other.id)) displaceHere(other.id, room, peerId);
-        else io.serverSideEmit(DISPLACE, other.id, room, peerId);
+      let outcome: Outcome;
+      try {
+        outcome = await claim(socket, room, peerId, token);
+      } finally {
+        await release();
       }
-      // The others see the stale holder leave before the new one joins (clients diff the lists).
-      if (takeover) await broadcast(room, peerId);
-      if (!socket.connected) return refuse(P2PErrorCode.SIGNALING, 'disconnected while joining');
-      claims.push({ room, peerId, at: Date.now(), ...(hash === undefined ? {} : { hash }) });
-      addLocal(room);
-      void socket.join(roomKey(room));
+      if (outcome) return outcome;
       await broadcast(room);
       settleLater(room);
       return undefined;

@@ -2,6 +2,7 @@
  * socket.io's Redis adapter on two node-redis clients (publisher and subscriber), loaded
  * lazily so a single-process server never needs the `redis` packages.
  */
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'socket.io';
 import { P2PError, P2PErrorCode } from '../../src/errors.js';
 
@@ -12,9 +13,24 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
 /** A cluster request (fetchSockets, serverSideEmit with ack) gives up after this long. */
 export const CLUSTER_REQUEST_TIMEOUT_MS = 3_000;
 
+/**
+ * How long a claim lock lives if its process dies holding it: longer than the checks it guards
+ * (two cluster requests and a takeover's list), so it never expires under a live claim.
+ */
+const CLAIM_LOCK_MS = 4 * CLUSTER_REQUEST_TIMEOUT_MS;
+/** How often a claim waiting for a lock asks again. */
+const CLAIM_LOCK_POLL_MS = 20;
+/** Deletes the lock only while it is still ours (it may have expired and been taken since). */
+const UNLOCK_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
 export interface RedisLink {
   /** Other server processes on the same Redis, plus this one. */
   serverCount(): Promise<number>;
+  /**
+   * Holds `name` cluster-wide (SET NX with an expiry) until the returned release is called,
+   * waiting while another process holds it; rejects if Redis does not grant it in time.
+   */
+  lock(name: string): Promise<() => Promise<void>>;
   /** Quits both clients. Idempotent. */
   close(): Promise<void>;
 }
@@ -22,6 +38,7 @@ export interface RedisLink {
 interface RedisClient {
   connect(): Promise<unknown>;
   duplicate(): RedisClient;
+  sendCommand(args: readonly string[]): Promise<unknown>;
   destroy(): void;
   close?(): Promise<void>;
   quit?(): Promise<unknown>;
@@ -65,6 +82,7 @@ export async function attachRedis(io: Server, url: string): Promise<RedisLink> {
   let closing: Promise<void> | undefined;
   return {
     serverCount: () => (io.of('/').adapter as unknown as { serverCount(): Promise<number> }).serverCount(),
+    lock: (name) => lock(pub, name),
     close: () => (closing ??= close()),
   };
 }
@@ -83,6 +101,31 @@ function handlePublishRejections(client: RedisClient): void {
     if (result instanceof Promise) result.catch(() => undefined);
     return result;
   };
+}
+
+async function lock(client: RedisClient, name: string): Promise<() => Promise<void>> {
+  const key = `p2p-lock:${name}`;
+  const owner = randomUUID();
+  const giveUpAt = Date.now() + CLAIM_LOCK_MS;
+  for (;;) {
+    // While Redis is down node-redis queues commands without a deadline of its own.
+    const granted = await withDeadline(client.sendCommand(['SET', key, owner, 'NX', 'PX', String(CLAIM_LOCK_MS)]), giveUpAt);
+    if (granted === 'OK') break;
+    if (Date.now() > giveUpAt) throw new Error(`the cluster lock ${name} stayed taken`);
+    await new Promise((resolve) => setTimeout(resolve, CLAIM_LOCK_POLL_MS));
+  }
+  return async () => {
+    await client.sendCommand(['EVAL', UNLOCK_SCRIPT, '1', key, owner]).catch(() => undefined);
+  };
+}
+
+function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('Redis did not answer in time')), Math.max(0, deadline - Date.now()));
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 async function quit(client: RedisClient): Promise<void> {
