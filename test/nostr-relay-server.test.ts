@@ -92,8 +92,34 @@ test('refuses a forged event, answers junk with a NOTICE, and keeps serving', as
   await c.waitFor('EOSE after junk', (m) => m[0] === 'EOSE' && m[1] === 'still');
 });
 
-test('stores regular events and serves them newest first to a later REQ, with limit', async () => {
+test('refuses events it would have to store by default (OK false "blocked"), and forwards nothing of them', async () => {
   relay = await startNostrRelay();
+  const reader = await client(relay.url);
+  reader.send('REQ', 'all', { kinds: [0, 1, 3, 10_002, 30_000] });
+  await reader.waitFor('EOSE', (m) => m[0] === 'EOSE');
+  const publisher = await client(relay.url);
+  const stored = [event(1, [], 'note'), event(0, [], '{}'), event(30_000, [['d', 'x']], 'addressable')];
+  for (const note of stored) publisher.send('EVENT', note);
+  for (const note of stored) {
+    const answer = await publisher.waitFor(`the answer to kind ${note.kind}`, (m) => m[0] === 'OK' && m[1] === note.id);
+    assert.is(answer[2], false);
+    assert.match(String(answer[3]), /^blocked: /);
+  }
+  // An ephemeral event after them still flows: once it is heard, the others would have been.
+  const live = event(25_000, [], 'ephemeral');
+  reader.send('REQ', 'live', { kinds: [25_000] });
+  await until(() => reader.messages.filter((m) => m[0] === 'EOSE').length === 2, 'the second EOSE', 5_000);
+  publisher.send('EVENT', live);
+  await reader.waitFor('the ephemeral event', (m) => m[0] === 'EVENT' && m[1] === 'live');
+  assert.equal(eventsOn(reader, 'all'), []);
+  const later = await client(relay.url);
+  later.send('REQ', 'late', { kinds: [0, 1, 30_000] });
+  await later.waitFor('EOSE', (m) => m[0] === 'EOSE');
+  assert.equal(eventsOn(later, 'late'), []);
+});
+
+test('with storeEvents, stores regular events and serves them newest first to a later REQ, with limit', async () => {
+  relay = await startNostrRelay({ storeEvents: true });
   const publisher = await client(relay.url);
   const now = Math.floor(Date.now() / 1000);
   const notes = [event(1, [], 'first', now - 2), event(1, [], 'second', now - 1), event(1, [], 'third', now)];
@@ -118,7 +144,7 @@ test('close() is idempotent, drops every client and leaves nothing listening', a
 });
 
 test('bad options are refused; a port in use is a coded error', async () => {
-  for (const options of [{ port: -1 }, { port: 1.5 }, { host: '' }]) {
+  for (const options of [{ port: -1 }, { port: 1.5 }, { host: '' }, { storeEvents: 'yes' }]) {
     const error = await startNostrRelay(options as never).then(() => undefined, (thrown: unknown) => thrown);
     assert.ok(isP2PError(error, P2PErrorCode.INVALID_OPTION), JSON.stringify(options));
   }

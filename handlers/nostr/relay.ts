@@ -22,6 +22,13 @@ export interface NostrRelayServerOptions {
   port?: number;
   /** Interface to bind; exposing the relay is a choice. Default: `'127.0.0.1'`. */
   host?: string;
+  /**
+   * Keep regular and replaceable events (kinds outside 20000–29999) in memory for later REQs,
+   * up to 10,000. Default: `false`: signaling uses ephemeral events only, and a relay that
+   * stores whatever anyone publishes is memory any client may fill; such events are answered
+   * `OK false "blocked: …"`.
+   */
+  storeEvents?: boolean;
 }
 
 export interface NostrRelayServer {
@@ -47,13 +54,15 @@ const silentLogger: Logger = { setLogLevel() {}, debug() {}, info() {}, warn() {
 /**
  * A small in-memory Nostr relay (NIP-01) for tests, demos and self-hosting a private room:
  * @nostr-relay/core behind a `ws` server. It forwards ephemeral events (what the Nostr
- * handler signals with) to every matching subscription and stores regular events in memory.
+ * handler signals with) to every matching subscription; with `storeEvents`, it also stores
+ * regular events in memory.
  */
 export async function startNostrRelay(options: NostrRelayServerOptions = {}): Promise<NostrRelayServer> {
   if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object');
-  const { port = 0, host = '127.0.0.1' } = options;
+  const { port = 0, host = '127.0.0.1', storeEvents = false } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw invalidOption('`port` must be an integer in 0–65535');
   if (typeof host !== 'string' || host.length === 0) throw invalidOption('`host` must be a non-empty string');
+  if (typeof storeEvents !== 'boolean') throw invalidOption('`storeEvents` must be a boolean');
 
   const contexts = new Map<unknown, ClientContext>();
   const relay = new NostrRelay(new MemoryEventRepository(), {
@@ -77,6 +86,10 @@ export async function startNostrRelay(options: NostrRelayServerOptions = {}): Pr
       const parsed: unknown = JSON.parse(String(data));
       if (countsMoreThan(parsed, MAX_JSON_VALUES)) throw new Error(`invalid: more than ${MAX_JSON_VALUES} JSON values in one message`);
       const message = await validator.validateIncomingMessage(parsed as Buffer);
+      if (!storeEvents && message[0] === 'EVENT' && !isEphemeral(message[1].kind)) {
+        socket.send(JSON.stringify(['OK', message[1].id, false, 'blocked: this relay keeps no events; it relays ephemeral kinds 20000-29999 only']));
+        return;
+      }
       await relay.handleMessage(socket, message);
     } catch (error) {
       if (socket.readyState === socket.OPEN) {
@@ -132,6 +145,8 @@ export async function startNostrRelay(options: NostrRelayServerOptions = {}): Pr
   };
   return { url, close };
 }
+
+const isEphemeral = (kind: number): boolean => kind >= 20_000 && kind < 30_000;
 
 /** Walks `value` without recursion (a hostile message may nest 100,000 deep); true past `max` values. */
 function countsMoreThan(value: unknown, max: number): boolean {
