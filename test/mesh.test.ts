@@ -55,6 +55,43 @@ test('a peer that restarts with the same id replaces its stale entry at once (Rx
   assert.ok(Date.now() - started < 5000, 'replaced without waiting for the heartbeat timeout');
 });
 
+test('replayed signals of a peer\'s earlier session never tear down the links to its current one', async () => {
+  const bus = new SignalingBus();
+  const slow = { peerTimeoutMs: 60_000, heartbeatIntervalMs: 30_000 };
+  // A initiates to B; B initiates to Z: one victim on each side of a handshake.
+  const a = await handler(bus, 'replay-topic', { peerId: 'aaaa', ...slow });
+  const z = await handler(bus, 'replay-topic', { peerId: 'zzzz', ...slow });
+  const oldOnA = next(a.connect$, 'A connect$ of the first B', 15_000, (p) => p.id === 'bbbb');
+  const oldOnZ = next(z.connect$, 'Z connect$ of the first B', 15_000, (p) => p.id === 'bbbb');
+  const oldB = await handler(bus, 'replay-topic', { peerId: 'bbbb', ...slow });
+  await Promise.all([oldOnA, oldOnZ]);
+  const oldSession: string = bus.log.find((entry) => entry.from === 'bbbb')!.signal.session;
+  await oldB[simulateCrash]();
+  const newOnA = next(a.connect$, 'A connect$ of the restarted B', 15_000, (p) => p.id === 'bbbb');
+  const newOnZ = next(z.connect$, 'Z connect$ of the restarted B', 15_000, (p) => p.id === 'bbbb');
+  const newB = await handler(bus, 'replay-topic', { peerId: 'bbbb', ...slow });
+  const [peerOnA, peerOnZ] = await Promise.all([newOnA, newOnZ]);
+  const dropped: string[] = [];
+  a.disconnect$.subscribe((p) => dropped.push(`A lost ${p.id}`));
+  z.disconnect$.subscribe((p) => dropped.push(`Z lost ${p.id}`));
+
+  // Whoever stored the first B's signals sends them again: its offer to Z, its answers to A,
+  // and a hello to A from that session naming A's current one, as a lost link's would.
+  const stale = bus.log.filter((entry) => entry.from === 'bbbb' && entry.signal.session === oldSession);
+  const aSession: string = bus.log.filter((entry) => entry.from === 'aaaa').at(-1)!.signal.session;
+  const replayer = bus.transport();
+  await replayer.join('replay-topic', 'bbbb', { peerJoined() {}, peerLeft() {}, lost() {}, error() {}, signal() {} });
+  assert.ok(stale.some((entry) => entry.to === 'zzzz' && entry.signal.data?.type === 'offer'), 'no old offer to replay');
+  for (const entry of stale) await replayer.send(entry.to, entry.signal);
+  await replayer.send('aaaa', { v: 1, type: 'hello', session: oldSession, target: aSession });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(dropped, [], `replays of ${stale.length + 1} old signals dropped links`);
+  const toB = next(newB.message$, 'B hears A and Z', 10_000, ({ message }) => message.id === 'from-z');
+  await a.send(peerOnA, { id: 'from-a', method: 'ping', params: [] });
+  await z.send(peerOnZ, { id: 'from-z', method: 'ping', params: [] });
+  await toB;
+});
+
 test('a peer that sends an absurd chunk header is dropped with ERR_PAYLOAD_TOO_LARGE', async () => {
   const bus = new SignalingBus();
   const a = await handler(bus, 'evil-topic', { peerId: 'aaaa', maxMessageBytes: 1024 * 1024 });

@@ -3,6 +3,7 @@ import { createPeer } from '../hub.js';
 import type { P2PMessage, P2PPeer, P2PResponse } from '../types.js';
 import { parseMeshSignal, type HelloSignal, type MeshSignal, type RtcSignal, type RtcSignalData } from './envelope.js';
 import { Reach } from './reach.js';
+import { RemoteSessions } from './remote-sessions.js';
 import { topicTag } from './topic-tag.js';
 import { MAX_CHANNELS, encodeJoin, encodeLeave, encodeMessage, type DecodedFrame } from './framing.js';
 import { randomId, type ResolvedMeshOptions } from './options.js';
@@ -35,6 +36,7 @@ export class MeshNetwork implements PeerLinkEvents {
   private readonly pendingRetries = new Map<string, () => void>();
   /** Per remote: the newest link attempt of theirs we have seen, and its session (for hello). */
   private readonly lastLinkSeen = new Map<string, { session: string; link: number }>();
+  private readonly sessions = new RemoteSessions();
   private linkCounter = 0;
   private crashed = false;
   private ended = false;
@@ -153,7 +155,7 @@ export class MeshNetwork implements PeerLinkEvents {
     if (!this.isOpen) return;
     const signal = parseMeshSignal(raw, from);
     if (signal instanceof P2PError) return this.topics.get(topic)?.hub.reportError(signal);
-    if (!this.seenInRoom(topic, from)) return;
+    if (!this.seenInRoom(topic, from) || !this.sessions.admit(from, signal.session)) return;
     if (signal.type === 'hello') this.onHello(from, signal);
     else this.onRtcSignal(from, signal, via);
   }
@@ -233,7 +235,8 @@ export class MeshNetwork implements PeerLinkEvents {
   }
 
   private onHello(from: string, hello: HelloSignal): void {
-    if (!this.initiates(from)) return;
+    // Addressed to an earlier session of ours: stale, whatever it says about our links.
+    if (!this.initiates(from) || (hello.target !== undefined && hello.target !== this.session)) return;
     const link = this.links.get(from);
     const restarted = link?.remoteSession !== undefined && link.remoteSession !== hello.session;
     const lostByRemote = link !== undefined && hello.lastLink === link.linkNumber && hello.target === this.session;
