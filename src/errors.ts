@@ -72,3 +72,19 @@ export function toP2PError(error: unknown, code: P2PErrorCode, message: string, 
   const detail = error instanceof Error ? `: ${error.message}` : '';
   return new P2PError(code, message + detail, { cause: error, peerId });
 }
+
+/**
+ * `url` fit for an error message, which apps log and show: a password, and query values (where
+ * RxDB clients and relays take tokens), become `***`.
+ */
+export function redactUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'an unparsable URL';
+  }
+  if (parsed.password) parsed.password = '***';
+  for (const key of new Set(parsed.searchParams.keys())) parsed.searchParams.set(key, '***');
+  return parsed.toString();
+}

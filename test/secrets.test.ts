@@ -11,13 +11,15 @@ import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { startMqttBroker } from '../handlers/mqtt/broker.js';
+import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import { getConnectionHandlerNostr } from '../handlers/nostr/client.js';
+import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
 import { DEFAULT_KIND, nostrRoomTag } from '../handlers/nostr/protocol.js';
 import { startNostrRelay } from '../handlers/nostr/relay.js';
 import { getConnectionHandlerPeerJS } from '../handlers/peerjs/client.js';
 import { ENVELOPE_TYPE, memberId, roomKeyOf } from '../handlers/peerjs/protocol.js';
 import { startPeerServer } from '../handlers/peerjs/server.js';
-import { P2PErrorCode, type P2PError } from '../src/errors.js';
+import { P2PErrorCode, redactUrl, type P2PError } from '../src/errors.js';
 import { randomId } from '../src/mesh/options.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import type { P2PPeer } from '../src/types.js';
@@ -162,6 +164,30 @@ test('PeerJS (our PeerServer): a spoofed `src` is overwritten by the server and 
   await exchange(a, onA, b, 'A→B after the spoofing');
   assert.equal([...seenA.connects, ...seenB.connects].filter((peer) => peer.id === a.peerId || peer.id === b.peerId), [], 'the spoof re-made the A–B link');
   assert.not.ok(seenB.errors.some((error) => error.peerId === a.peerId), 'B attributed the spoof to A');
+});
+
+test('credentials in a server URL never reach an error message: passwords and query values are redacted', async () => {
+  assert.is(redactUrl('wss://user:pw@relay.example/path?token=abc&room=r'), 'wss://user:***@relay.example/path?token=***&room=***');
+  assert.is(redactUrl('not a url'), 'an unparsable URL');
+  // Nothing listens on port 1 of the loopback: each transport reports its failed connection.
+  const fast = { config: { iceServers: [] }, reconnectMinDelayMs: 50, reconnectMaxDelayMs: 200 };
+  const creators = {
+    'socket.io': () => getConnectionHandlerSocketIo({ url: 'http://user:hunter2@127.0.0.1:1/?token=hunter2', ...fast }),
+    MQTT: () => getConnectionHandlerMqtt({ url: 'mqtt://user:hunter2@127.0.0.1:1', ...fast }),
+    Nostr: () => getConnectionHandlerNostr({ relays: ['ws://127.0.0.1:1/?auth=hunter2'], ...fast }),
+  };
+  for (const [name, create] of Object.entries(creators)) {
+    const outcome = await create()({ topic: `redact-${randomId()}` }).then((handler) => handler, (error: P2PError) => error);
+    let error: P2PError;
+    if ('error$' in outcome) {
+      error = await next(outcome.error$, `${name}: a connection error`, 10_000);
+      await outcome.close();
+    } else error = outcome;
+    const text = [error.message, String((error.cause as Error | undefined)?.message ?? '')].join(' | ');
+    assert.is(error.code, P2PErrorCode.SIGNALING, `${name}: ${text}`);
+    assert.match(error.message, /\*\*\*/, `${name} names the server without redaction: ${text}`);
+    assert.not.match(text, /hunter2/, `${name} shows a credential: ${text}`);
+  }
 });
 
 test.run();

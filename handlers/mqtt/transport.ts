@@ -1,5 +1,5 @@
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { P2PError, P2PErrorCode, toP2PError } from '../../src/errors.js';
+import { P2PError, P2PErrorCode, redactUrl, toP2PError } from '../../src/errors.js';
 import { randomId } from '../../src/mesh/options.js';
 import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
 import { RoomInbox, type InboxOwner } from './inbox.js';
@@ -117,10 +117,10 @@ class MqttSession implements InboxOwner {
     const onMessage = (topic: string, payload: Buffer) => inbox.push(topic, payload);
     const onError = (error: Error) => {
       this.lastError = error;
-      this.abortStart?.(refusedOr(error, P2PErrorCode.SIGNALING, `cannot join through ${url}`));
+      this.abortStart?.(refusedOr(error, P2PErrorCode.SIGNALING, `cannot join through ${redactUrl(url)}`));
     };
     const onClose = () => {
-      const error = new P2PError(P2PErrorCode.SIGNALING, `the connection to ${url} closed`, { cause: this.lastError });
+      const error = new P2PError(P2PErrorCode.SIGNALING, `the connection to ${redactUrl(url)} closed`, { cause: this.lastError });
       if (this.joined) this.events.lost(error);
       else this.abortStart?.(error);
     };
@@ -134,7 +134,7 @@ class MqttSession implements InboxOwner {
       this.announce(1),
     ]);
     if (granted.some((grant) => grant.qos === 128)) {
-      throw new P2PError(P2PErrorCode.UNAUTHORIZED, `${url} refused our subscription to the room's topics`);
+      throw new P2PError(P2PErrorCode.UNAUTHORIZED, `${redactUrl(url)} refused our subscription to the room's topics`);
     }
     this.joined = true;
     // The core counts this transport as joined a few microtasks after join() resolves, and
@@ -155,7 +155,7 @@ class MqttSession implements InboxOwner {
   }
 
   send(to: string, signal: unknown): Promise<void> {
-    if (!this.client) return Promise.reject(new P2PError(P2PErrorCode.SIGNALING, `not connected to ${this.settings.url}`));
+    if (!this.client) return Promise.reject(new P2PError(P2PErrorCode.SIGNALING, `not connected to ${redactUrl(this.settings.url)}`));
     const keys = this.keys;
     const task = this.outbound.then(async () => {
       const [topic, sealed] = await Promise.all([keys.signalTopic(to), keys.sealSignal(this.peerId, to, signal)]);
@@ -168,12 +168,12 @@ class MqttSession implements InboxOwner {
   private async publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
     const client = this.client;
     if (!client || this.closing || !client.connected) {
-      throw new P2PError(P2PErrorCode.SIGNALING, `not connected to ${this.settings.url}`);
+      throw new P2PError(P2PErrorCode.SIGNALING, `not connected to ${redactUrl(this.settings.url)}`);
     }
     try {
       await client.publishAsync(topic, payload, options);
     } catch (error) {
-      throw refusedOr(error, P2PErrorCode.SIGNALING, `publishing to ${this.settings.url} failed`);
+      throw refusedOr(error, P2PErrorCode.SIGNALING, `publishing to ${redactUrl(this.settings.url)} failed`);
     }
   }
 

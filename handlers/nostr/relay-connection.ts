@@ -1,4 +1,4 @@
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
+import { P2PError, P2PErrorCode, redactUrl } from '../../src/errors.js';
 import { randomId } from '../../src/mesh/options.js';
 import { BoundedMap } from './bounded.js';
 import { RelaySocket, type WebSocketConstructor } from './relay-socket.js';
@@ -57,7 +57,7 @@ export class RelayConnection {
     link.subscribers.set(id, subscriber);
     const live = () => link.subscribers.get(id) === subscriber;
     const ready = link.socket.opened.then(() => {
-      if (!live()) throw new P2PError(P2PErrorCode.SIGNALING, `left relay ${this.url} before the connection opened`);
+      if (!live()) throw new P2PError(P2PErrorCode.SIGNALING, `left relay ${redactUrl(this.url)} before the connection opened`);
       link.socket.send(['REQ', id, ...filters]);
     });
     ready.catch(() => {});

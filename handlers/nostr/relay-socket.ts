@@ -1,4 +1,4 @@
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
+import { P2PError, P2PErrorCode, redactUrl } from '../../src/errors.js';
 
 /** The part of the WebSocket API used here: the browser's WebSocket and Node's `ws` both fit. */
 export interface WebSocketLike {
@@ -60,7 +60,7 @@ export class RelaySocket {
     }
     this.ws = ws;
     this.opened = new Promise<void>((resolve, reject) => {
-      if (!ws) return reject(new P2PError(P2PErrorCode.SIGNALING, `cannot connect to relay ${url}`, { cause: failure }));
+      if (!ws) return reject(new P2PError(P2PErrorCode.SIGNALING, `cannot connect to relay ${redactUrl(url)}`, { cause: failure }));
       ws.onopen = () => {
         this.wasOpen = true;
         resolve();
@@ -70,8 +70,8 @@ export class RelaySocket {
       ws.onclose = (event: { code?: unknown }) => {
         const code = typeof event?.code === 'number' ? ` (code ${event.code})` : '';
         this.detach();
-        if (!this.wasOpen) return reject(new P2PError(P2PErrorCode.SIGNALING, `cannot connect to relay ${url}${code}`));
-        this.events.lost(new P2PError(P2PErrorCode.SIGNALING, `relay ${url} closed the connection${code}`));
+        if (!this.wasOpen) return reject(new P2PError(P2PErrorCode.SIGNALING, `cannot connect to relay ${redactUrl(url)}${code}`));
+        this.events.lost(new P2PError(P2PErrorCode.SIGNALING, `relay ${redactUrl(url)} closed the connection${code}`));
       };
       ws.onmessage = (event: { data?: unknown }) => this.receive(event?.data);
       this.abandon = reject;
@@ -99,7 +99,7 @@ export class RelaySocket {
   close(): void {
     const ws = this.ws;
     this.detach();
-    this.abandon(new P2PError(P2PErrorCode.SIGNALING, `left relay ${this.url} before the connection opened`));
+    this.abandon(new P2PError(P2PErrorCode.SIGNALING, `left relay ${redactUrl(this.url)} before the connection opened`));
     if (!ws || ws.readyState > OPEN) return;
     try {
       ws.close();
@@ -121,7 +121,7 @@ export class RelaySocket {
 
   private receive(data: unknown): void {
     if (this.closed) return;
-    const problem = (why: string) => this.events.problem(new P2PError(P2PErrorCode.SIGNALING, `relay ${this.url} ${why}`));
+    const problem = (why: string) => this.events.problem(new P2PError(P2PErrorCode.SIGNALING, `relay ${redactUrl(this.url)} ${why}`));
     if (typeof data !== 'string') return problem('sent a binary or empty message');
     if (data.length > MAX_MESSAGE_CHARS) return problem(`sent an oversize message (${data.length} chars)`);
     let message: unknown;

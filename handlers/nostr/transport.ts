@@ -1,4 +1,4 @@
-import { P2PError, P2PErrorCode, toP2PError } from '../../src/errors.js';
+import { P2PError, P2PErrorCode, redactUrl, toP2PError } from '../../src/errors.js';
 import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
 import { TimerSet, type Clock } from '../../src/mesh/timers.js';
 import { BoundedMap } from './bounded.js';
@@ -72,7 +72,8 @@ export class NostrRelaySignaling implements SignalingTransport {
 class RelaySession {
   private readonly relay: RelayAttachment;
   private readonly timers: TimerSet;
-  private readonly url: string;
+  /** The relay as error messages name it: credentials redacted. */
+  private readonly shownUrl: string;
   /** Peers heard from through this relay, with when they were last heard. */
   private readonly roster = new Map<string, number>();
   private inbound: Promise<void> = Promise.resolve();
@@ -93,13 +94,13 @@ class RelaySession {
     private readonly events: SignalingEvents,
   ) {
     this.timers = new TimerSet(settings.clock);
-    this.url = connection.url;
+    this.shownUrl = redactUrl(connection.url);
     this.relay = connection.attach(
       {
         // One at a time: with a room secret opening is async, and offers must stay before their candidates.
         event: (event) => (this.inbound = this.inbound.then(() => this.receive(event))),
         ok: (id, accepted, reason) => this.onOk(id, accepted, reason),
-        closed: (reason) => this.fail(new P2PError(P2PErrorCode.SIGNALING, `relay ${this.url} ended our subscription: ${reason}`)),
+        closed: (reason) => this.fail(new P2PError(P2PErrorCode.SIGNALING, `relay ${this.shownUrl} ended our subscription: ${reason}`)),
         problem: (error) => this.report(error),
         lost: (error) => this.fail(error),
       },
@@ -115,7 +116,7 @@ class RelaySession {
     await new Promise<void>((resolve, reject) => {
       if (this.stopped) return reject(this.leftEarly());
       this.pendingConfirm = { id: presence.id, settle: (error) => (error ? reject(error) : resolve()) };
-      if (!this.relay.publish(presence)) this.fail(new P2PError(P2PErrorCode.SIGNALING, `relay ${this.url} closed the connection while we joined`));
+      if (!this.relay.publish(presence)) this.fail(new P2PError(P2PErrorCode.SIGNALING, `relay ${this.shownUrl} closed the connection while we joined`));
     });
     this.joined = true;
     for (const tell of this.held.splice(0)) tell();
@@ -156,7 +157,7 @@ class RelaySession {
 
   private async receive(raw: unknown): Promise<void> {
     if (this.stopped) return;
-    const { codec, url } = this;
+    const { codec, shownUrl: url } = this;
     const { clock } = this.settings;
     if (!isWireEvent(raw)) return this.report(new P2PError(P2PErrorCode.SIGNALING, `relay ${url} sent a malformed event`));
     // Our own echo, a replay, or an event we did not ask for (not every relay applies tag filters).
@@ -188,9 +189,9 @@ class RelaySession {
     if (this.pendingConfirm?.id === id) {
       const settle = this.pendingConfirm.settle;
       this.pendingConfirm = undefined;
-      return settle(accepted ? undefined : new P2PError(P2PErrorCode.SIGNALING, `relay ${this.url} refused our announcement: ${reason}`));
+      return settle(accepted ? undefined : new P2PError(P2PErrorCode.SIGNALING, `relay ${this.shownUrl} refused our announcement: ${reason}`));
     }
-    if (!accepted) this.report(new P2PError(P2PErrorCode.SIGNALING, `relay ${this.url} refused an event: ${reason}`));
+    if (!accepted) this.report(new P2PError(P2PErrorCode.SIGNALING, `relay ${this.shownUrl} refused an event: ${reason}`));
   }
 
   private announceLater(round: number): void {
@@ -239,6 +240,6 @@ class RelaySession {
   }
 
   private leftEarly(): P2PError {
-    return new P2PError(P2PErrorCode.SIGNALING, `left relay ${this.url} before it confirmed the join`);
+    return new P2PError(P2PErrorCode.SIGNALING, `left relay ${this.shownUrl} before it confirmed the join`);
   }
 }

@@ -1,6 +1,6 @@
 import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import { SocketIoConnection, type SharedSocket } from './connection.js';
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
+import { P2PError, P2PErrorCode, redactUrl } from '../../src/errors.js';
 import { createMeshHandlerCreator, type MeshHandlerCreator } from '../../src/mesh/mesh-creator.js';
 import { invalidOption, type WebRTCMeshOptions } from '../../src/mesh/options.js';
 import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
@@ -77,7 +77,7 @@ class SocketIoSignaling implements SignalingTransport {
         connect_error: (error: Error & { data?: { code?: unknown } }) => {
           const refused = error.data?.code === P2PErrorCode.UNAUTHORIZED;
           const code = refused ? P2PErrorCode.UNAUTHORIZED : P2PErrorCode.SIGNALING;
-          reject(new P2PError(code, `cannot reach ${shared.url}: ${error.message}`, { cause: error }));
+          reject(new P2PError(code, `cannot reach ${redactUrl(shared.url)}: ${error.message}`, { cause: error }));
         },
         connect: () => {
           socket.emit(SignalingEvent.JOIN, { room, peerId, ...(token ? { token } : {}) }, (ack: SignalingAck) => {
@@ -107,7 +107,7 @@ class SocketIoSignaling implements SignalingTransport {
           );
         },
         disconnect: (reason: string) => {
-          const error = new P2PError(P2PErrorCode.SIGNALING, `disconnected from ${shared.url} (${reason})`);
+          const error = new P2PError(P2PErrorCode.SIGNALING, `disconnected from ${redactUrl(shared.url)} (${reason})`);
           reject(error);
           events.lost(error);
         },

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'socket.io';
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
+import { P2PError, P2PErrorCode, redactUrl } from '../../src/errors.js';
 
 /** Initial connection to Redis; a server that cannot reach it fails to start instead of hanging. */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -134,16 +134,5 @@ async function quit(client: RedisClient): Promise<void> {
     await (client.close ? client.close() : client.quit!());
   } catch {
     client.destroy();
-  }
-}
-
-/** A Redis URL may carry a password: never put it in an error message. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'the given URL';
   }
 }
