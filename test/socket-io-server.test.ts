@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { P2PErrorCode } from '../src/errors.js';
+import { within } from './helpers/hostile-checks.js';
 import { MAX_ID_LENGTH, type SignalingAck, type SignalingErrorMessage } from '../handlers/socket-io/protocol.js';
 import { MessageRateLimiter, DROP_FORGIVE_MS } from '../handlers/socket-io/server-limits.js';
 import { RoomRegistry } from '../handlers/socket-io/server-rooms.js';
@@ -229,6 +230,21 @@ test('defaults: ephemeral port on 127.0.0.1, url without path, buffer above the 
   assert.is(wildcard.url, `http://127.0.0.1:${wildcard.port}`);
   const socket = await connect(wildcard);
   assert.equal(await join(socket, 'r', 'p'), ['p']);
+});
+
+test('an upgrade to a path nobody serves is closed, with or without the RxDB endpoint', async () => {
+  for (const rxdbPath of ['/', '/rxdb', false] as const) {
+    const server = await start({ rxdbPath });
+    const { port } = new URL(server.url);
+    for (const path of ['/nope', '/socket.io.evil', '/socket.iox/', '/rxdbx']) {
+      if (path === rxdbPath) continue;
+      const socket = netConnect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 3).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      await within(closed, 5_000, `the server closing an upgrade to ${path} (rxdbPath ${String(rxdbPath)})`);
+    }
+  }
 });
 
 test('close(): memoized, disconnects clients, refuses new ones', async () => {

@@ -50,6 +50,7 @@ export interface RxdbSignaling {
 
 export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: ResolvedOptions, addresses: AddressCounter): RxdbSignaling {
   const { rxdbPath, path: socketIoPath } = config;
+  const enginePath = `${socketIoPath.replace(/\/$/, '')}/`;
   const registry = new RoomRegistry<WebSocket>(config);
   // `clients` below tracks the sockets: ws's own tracking would add a Set entry and a closure per socket.
   const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxPayloadBytes * 2 + 16 * 1024 });
@@ -157,7 +158,9 @@ export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: Re
   async function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const requested = new URL(request.url ?? '/', 'http://localhost');
     const path = requested.pathname;
-    if (path.startsWith(socketIoPath)) return; // socket.io answers its own upgrades
+    // engine.io answers exactly the URLs that start with its path and a slash; any other
+    // path is ours to close, or it would stay open for ever.
+    if ((request.url ?? '').startsWith(enginePath)) return;
     if (path !== rxdbPath) return void socket.destroy();
     socket.on('error', destroyOnError);
     const address = request.socket.remoteAddress;
