@@ -20,7 +20,8 @@ test('--help lists the commands and exits 0', async () => {
 test('conformance --help shows its options and exits 0', async () => {
   const result = await runCli(['conformance', '--help']);
   assert.is(result.code, 0, quote(result));
-  assert.match(result.stdout, /Usage: p2p-handlers conformance <file> \[--grep <text>\]/);
+  assert.match(result.stdout, /Usage: p2p-handlers conformance <file> \[options\]/);
+  for (const option of ['--grep <text>', '--level <level>', '--bail', '--reporter <name>', '--output <file>']) assert.ok(result.stdout.includes(option), option);
 });
 
 test('bad usage exits 2 with a message on stderr', async () => {
@@ -29,7 +30,10 @@ test('bad usage exits 2 with a message on stderr', async () => {
     [['frobnicate'], /unknown command "frobnicate"/],
     [['conformance'], /missing <file>/],
     [['conformance', 'test/fixtures/does-not-exist.ts'], /no such file: test\/fixtures\/does-not-exist\.ts/],
-    [['conformance', 'test/fixtures/memory-target.ts', '--bail'], /unknown option --bail/],
+    [['conformance', 'test/fixtures/memory-target.ts', '--bale'], /unknown option --bale/],
+    [['conformance', 'test/fixtures/memory-target.ts', '--level', 'lenient'], /--level must be contract or strict/],
+    [['conformance', 'test/fixtures/memory-target.ts', '--reporter', 'xml'], /--reporter must be one of default, junit, tap/],
+    [['conformance', 'test/fixtures/memory-target.ts', '--output', 'x.xml'], /--output goes with --reporter junit or tap/],
     [['conformance', 'test/fixtures/memory-target.ts', '--grep'], /--grep needs a value/],
     [['conformance', 'test/fixtures/memory-target.ts', '--grep', 'no case is called this'], /no case matches --grep/],
   ];

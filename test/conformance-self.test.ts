@@ -4,6 +4,9 @@
  * rule must be among the failures, with a message that names the problem. The unbroken
  * memory handler must pass everything.
  */
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runConformanceSuite, type ConformanceTarget } from '../src/conformance/index.js';
@@ -81,7 +84,26 @@ const BROKEN: Expectation[] = [
       'disconnect › a crash gives disconnect$ on every other peer, and they keep working': /disconnect\$ did not emit for peer C after its crash/,
     },
   },
+  {
+    file: 'topic-leak.ts',
+    target: 'broken: one creator mixes its topics',
+    failing: {
+      'isolation › a creator shared by two topics brings each peer only into the topic it joined': /connect\$ brought 2 peers/,
+      "isolation › two creators sharing two topics keep each topic's payloads and peer objects apart": /received \[.*\], sent on the other topic/,
+    },
+  },
 ];
+
+/** What strict asks beyond RxDB's contract, and an RxDB-17-shaped handler (no destroy(), uncoded errors) lacks. */
+const STRICT_ONLY_FAILURES = [
+  'lifecycle › both close() (RxDB 17) and destroy() (RxDB 14) are there, one teardown',
+  'lifecycle › send() during and after close() rejects with ERR_DESTROYED',
+  'disconnect › send() to a peer that left rejects with ERR_PEER_NOT_CONNECTED',
+  'disconnect › send() to an unknown peer rejects with ERR_PEER_NOT_CONNECTED',
+  'disconnect › a peer that comes back on the same topic connects again as a new object',
+  'errors › send() of an unserializable payload rejects with a coded error and the link keeps working',
+];
+const JUNIT_FILE = join(tmpdir(), `conformance-junit-${process.pid}.xml`);
 
 // Runs start three at a time (they mostly wait on timeouts, but nine suites at once on two
 // busy cores outran the per-run limit); each test awaits its own.
@@ -89,11 +111,11 @@ const CONCURRENT_RUNS = 3;
 const RUN_TIMEOUT_MS = 300_000;
 const waiting: Array<() => void> = [];
 let running = 0;
-function queuedRun(file: string): Promise<CliResult> {
+function queuedRun(args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const start = () => {
       running++;
-      runCli(['conformance', file], RUN_TIMEOUT_MS)
+      runCli(['conformance', ...args], RUN_TIMEOUT_MS)
         .then(resolve, reject)
         .finally(() => {
           running--;
@@ -107,9 +129,15 @@ function queuedRun(file: string): Promise<CliResult> {
 const runs = new Map<string, Promise<CliResult>>(
   [...BROKEN.map((expectation) => `test/fixtures/broken/${expectation.file}`), 'test/fixtures/memory-target.ts'].map((file) => [
     file,
-    queuedRun(file),
+    queuedRun([file]),
   ]),
 );
+const rxdbShaped = queuedRun(['test/fixtures/rxdb17-shape.ts']);
+const rxdbShapedStrict = queuedRun(['test/fixtures/rxdb17-shape.ts', '--level', 'strict']);
+const bailStarted = Date.now();
+const bailed = queuedRun(['test/fixtures/broken/no-remote-disconnect.ts', '--bail']).then((result) => ({ result, ms: Date.now() - bailStarted }));
+const junit = queuedRun(['test/fixtures/memory-target.ts', '--grep', 'pairing ›', '--reporter', 'junit', '--output', JUNIT_FILE]);
+const tap = queuedRun(['test/fixtures/broken/topic-leak.ts', '--grep', 'isolation', '--reporter', 'tap']);
 
 const test = suite('conformance suite on broken handlers');
 
@@ -118,6 +146,46 @@ test('the unbroken memory handler passes every case', async () => {
   assert.is(result.code, 0, quote(result));
   assert.is(failures(result.stdout, 'memory').size, 0, quote(result));
   assert.match(lastLine(result.stdout), /^\d+ passed, 0 failed$/, quote(result));
+});
+
+test('an RxDB-17-shaped handler (close() only, uncoded errors) passes at contract level and fails strict only where strict asks more', async () => {
+  const contract = await rxdbShaped;
+  assert.is(contract.code, 0, quote(contract));
+  assert.match(lastLine(contract.stdout), /^\d+ passed, 0 failed$/, quote(contract));
+  const strict = await rxdbShapedStrict;
+  assert.is(strict.code, 1, quote(strict));
+  assert.equal([...failures(strict.stdout, 'RxDB-17-shaped memory handler').keys()].sort(), [...STRICT_ONLY_FAILURES].sort(), quote(strict));
+});
+
+test('--bail stops at the first failing case, reports the rest as skipped, and takes seconds', async () => {
+  const { result, ms } = await bailed;
+  assert.is(result.code, 1, quote(result));
+  assert.is(failures(result.stdout, 'broken: no disconnect$ on remote close').size, 1, quote(result));
+  assert.match(result.stdout, /\n\d+ skipped after the first failure \(--bail\)\n/, quote(result));
+  assert.match(lastLine(result.stdout), /^\d+ passed, 1 failed$/, quote(result));
+  // Queued behind other runs at most; the run itself is one timeout (1.5 s) long.
+  assert.ok(ms < 60_000, `--bail took ${ms} ms`);
+});
+
+test('--reporter junit writes one testcase per case to --output; --reporter tap alone owns stdout', async () => {
+  const result = await junit;
+  assert.is(result.code, 0, quote(result));
+  assert.match(lastLine(result.stdout), /^5 passed, 0 failed$/, quote(result));
+  const xml = readFileSync(JUNIT_FILE, 'utf8');
+  rmSync(JUNIT_FILE, { force: true });
+  assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="conformance: memory \(strict\)" tests="5" failures="0" skipped="0"/);
+  assert.is(xml.match(/<testcase /g)?.length, 5, xml);
+  assert.is(xml.match(/<testsuite /g)?.length, 1, xml);
+
+  const report = await tap;
+  assert.is(report.code, 1, quote(report));
+  const lines = report.stdout.trimEnd().split('\n');
+  assert.is(lines[0], 'TAP version 13', quote(report));
+  assert.is(lines[2], '1..3', quote(report));
+  // One creator mixing its topics also mixes the two peers a second call for one topic makes.
+  assert.is(lines.filter((line) => /^not ok \d+ - isolation › /.test(line)).length, 3, quote(report));
+  assert.ok(lines.includes('  message: |'), quote(report));
+  assert.not.match(report.stdout, /Total:|passed, \d+ failed/, 'uvu output or the summary line leaked into the TAP stream');
 });
 
 test('malformed targets are refused at registration with ERR_INVALID_OPTION', () => {
@@ -132,6 +200,7 @@ test('malformed targets are refused at registration with ERR_INVALID_OPTION', ()
     [{ name: 'x', creator, capabilities: { maxPayloadBytes: 10 } }, /maxPayloadBytes must be an integer >= 1024/],
     [{ name: 'x', creator, capabilities: { timeoutMs: -1 } }, /timeoutMs must be a number >= 1/],
     [{ name: 'x', creator, capabilities: { crash: true } }, /crash must be a function/],
+    [{ name: 'x', creator, level: 'lenient' }, /level must be 'contract' or 'strict'/],
   ];
   for (const [target, message] of malformed) {
     try {

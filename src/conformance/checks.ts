@@ -43,14 +43,16 @@ export function codeOf(error: unknown): string | undefined {
 }
 
 /**
- * Expects `promise` to reject with `code` (or with any string code when `code` is 'any').
- * Codes are compared, never classes: a bundle may hold two copies of the error class.
+ * Expects `promise` to reject with `code` (or with any string code when `code` is 'any'; with
+ * anything at all when `anyError`). Codes are compared, never classes: a bundle may hold two
+ * copies of the error class.
  */
 export async function expectRejection(
   promise: Promise<unknown>,
   code: string | 'any',
   what: string,
   timeoutMs: number,
+  anyError = false,
 ): Promise<unknown> {
   const outcome = await within(
     promise.then(
@@ -60,8 +62,9 @@ export async function expectRejection(
     timeoutMs,
     `${what} did not settle`,
   );
-  const expected = code === 'any' ? 'an error with a string code' : `code ${code}`;
+  const expected = anyError ? 'an error' : code === 'any' ? 'an error with a string code' : `code ${code}`;
   if (outcome.resolved) fail(`${what} resolved; it must reject with ${expected}`);
+  if (anyError) return outcome.error;
   const actual = codeOf(outcome.error);
   if (actual === undefined) fail(`${what} rejected without a string code: ${preview(outcome.error)}`);
   if (code !== 'any' && actual !== code) fail(`${what} rejected with code ${actual}; expected ${code}`);

@@ -1,8 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { extname, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CliCommand, CliIO } from '../cli.js';
-import type { ConformanceCaseResult, ConformanceTarget } from './types.js';
+import { REPORTERS, junitReport, tapReport, type ReportedRun, type ReporterName } from './reporters.js';
+import type { ConformanceLevel, ConformanceTarget } from './types.js';
 
 /** Same meaning as in src/cli.ts (kept local: a value import would be circular). */
 const OK = 0;
@@ -11,14 +12,20 @@ const USAGE = 2;
 const TS_EXTENSIONS: ReadonlySet<string> = new Set(['.ts', '.mts', '.cts', '.tsx']);
 const MESSAGE_LINES = 12;
 
-const usage = `Usage: p2p-handlers conformance <file> [--grep <text>]
+const usage = `Usage: p2p-handlers conformance <file> [options]
 
 Runs the shared conformance suite against the handler target that <file> exports.
 
-  <file>          a .ts, .mts, .js or .mjs module whose default export is a
-                  ConformanceTarget: { name, creator(env), setup?(), teardown?(env), capabilities? }
-  --grep <text>   run only the cases whose "group › name" contains <text>
-  -h, --help      show this help
+  <file>              a .ts, .mts, .js or .mjs module whose default export is a
+                      ConformanceTarget: { name, creator(env), setup?(), teardown?(env), capabilities?, level? }
+  --grep <text>       run only the cases whose "group › name" contains <text>
+  --level <level>     contract: what RxDB 14 and 17 rely on; strict: this project's
+                      guarantees on top (error codes, destroy(), no leaks). Default: the
+                      target's level, else strict
+  --bail              stop at the first failing case (the rest are reported as skipped)
+  --reporter <name>   default, junit (JUnit XML) or tap (TAP 13)
+  --output <file>     write the junit or tap report to <file> instead of stdout
+  -h, --help          show this help
 
 Prints every failing case with the target's name and ends with "N passed, N failed".
 Exit code: 0 all passed, 1 a case failed or the target could not be loaded, 2 bad usage.`;
@@ -26,25 +33,37 @@ Exit code: 0 all passed, 1 a case failed or the target could not be loaded, 2 ba
 interface Parsed {
   file?: string;
   grep?: string;
+  level?: ConformanceLevel;
+  bail?: boolean;
+  reporter: ReporterName;
+  output?: string;
   help?: boolean;
   problem?: string;
 }
 
+const VALUED = ['--grep', '--level', '--reporter', '--output'] as const;
+
 function parse(args: string[]): Parsed {
-  const parsed: Parsed = {};
+  const parsed: Parsed = { reporter: 'default' };
+  const values: Partial<Record<(typeof VALUED)[number], string>> = {};
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i]!;
+    const option = VALUED.find((name) => arg === name || arg.startsWith(`${name}=`));
     if (arg === '--help' || arg === '-h') parsed.help = true;
-    else if (arg === '--grep') {
-      const value = args[(i += 1)];
-      if (value === undefined) return { problem: '--grep needs a value' };
-      parsed.grep = value;
-    } else if (arg.startsWith('--grep=')) parsed.grep = arg.slice('--grep='.length);
-    else if (arg.startsWith('-')) return { problem: `unknown option ${arg}` };
+    else if (arg === '--bail') parsed.bail = true;
+    else if (option !== undefined) {
+      const value = arg === option ? args[(i += 1)] : arg.slice(option.length + 1);
+      if (value === undefined) return { ...parsed, problem: `${option} needs a value` };
+      values[option] = value;
+    } else if (arg.startsWith('-')) return { ...parsed, problem: `unknown option ${arg}` };
     else if (parsed.file === undefined) parsed.file = arg;
-    else return { problem: `unexpected argument ${arg} (one file at a time)` };
+    else return { ...parsed, problem: `unexpected argument ${arg} (one file at a time)` };
   }
-  return parsed;
+  const { '--grep': grep, '--level': level, '--reporter': reporter, '--output': output } = values;
+  if (level !== undefined && level !== 'contract' && level !== 'strict') return { ...parsed, problem: `--level must be contract or strict, not ${level}` };
+  if (reporter !== undefined && !REPORTERS.includes(reporter as ReporterName)) return { ...parsed, problem: `--reporter must be one of ${REPORTERS.join(', ')}` };
+  if (output !== undefined && (reporter ?? 'default') === 'default') return { ...parsed, problem: '--output goes with --reporter junit or tap' };
+  return { ...parsed, grep, level: level as ConformanceLevel | undefined, reporter: (reporter ?? 'default') as ReporterName, output };
 }
 
 /** .ts through tsx's API (tsx is a runtime dependency), anything else through plain import(). */
@@ -69,18 +88,20 @@ function describe(error: unknown): string {
   return String(error);
 }
 
-function report(io: CliIO, target: string, cases: readonly string[], results: readonly ConformanceCaseResult[]): number {
-  const finished = new Set(results.map((result) => result.fullName));
-  const failures = results.filter((result) => !result.passed);
-  const missing = cases.filter((name) => !finished.has(name));
+function report(io: CliIO, run: ReportedRun): number {
+  const finished = new Set(run.results.map((result) => result.fullName));
+  const failures = run.results.filter((result) => !result.passed && !result.skipped);
+  const skipped = run.results.filter((result) => result.skipped).length;
+  const missing = run.cases.filter((name) => !finished.has(name));
   io.out('\n');
-  for (const result of failures) io.out(`FAIL [${target}] ${result.fullName}\n${indent(describe(result.error))}\n`);
-  for (const name of missing) io.out(`FAIL [${target}] ${name}\n    did not run (uvu stopped the suite early)\n`);
-  for (const result of results) {
-    if (result.cleanupError !== undefined) io.out(`WARN [${target}] ${result.fullName}\n${indent(describe(result.cleanupError))}\n`);
+  for (const result of failures) io.out(`FAIL [${run.target}] ${result.fullName}\n${indent(describe(result.error))}\n`);
+  for (const name of missing) io.out(`FAIL [${run.target}] ${name}\n    did not run (uvu stopped the suite early)\n`);
+  for (const result of run.results) {
+    if (result.cleanupError !== undefined) io.out(`WARN [${run.target}] ${result.fullName}\n${indent(describe(result.cleanupError))}\n`);
   }
+  if (skipped > 0) io.out(`${skipped} skipped after the first failure (--bail)\n`);
   const failed = failures.length + missing.length;
-  io.out(`${results.length - failures.length} passed, ${failed} failed\n`);
+  io.out(`${run.results.length - failures.length - skipped} passed, ${failed} failed\n`);
   return failed === 0 ? OK : FAILURE;
 }
 
@@ -124,13 +145,30 @@ async function run(args: string[], io: CliIO): Promise<number> {
   const { exec } = await import('uvu');
   const queue = ((globalThis as { UVU_QUEUE?: unknown[][] }).UVU_QUEUE ??= []);
   (globalThis as { UVU_INDEX?: number }).UVU_INDEX = queue.push([relative(process.cwd(), path)]) - 1;
-  const suiteRun = conformance.runConformanceSuite(target as ConformanceTarget<unknown>, parsed.grep === undefined ? {} : { grep: parsed.grep });
+  const options = { ...(parsed.grep === undefined ? {} : { grep: parsed.grep }), ...(parsed.level ? { level: parsed.level } : {}), bail: parsed.bail ?? false };
+  const suiteRun = conformance.runConformanceSuite(target as ConformanceTarget<unknown>, options);
   if (suiteRun.cases.length === 0) {
     io.err(`p2p-handlers conformance: no case matches --grep ${parsed.grep ?? ''}\n`);
     return USAGE;
   }
-  await exec();
-  return report(io, suiteRun.target, suiteRun.cases, suiteRun.results);
+  const machine = parsed.reporter !== 'default';
+  // A report on stdout must be the only thing there: uvu's progress goes nowhere meanwhile.
+  const write = process.stdout.write;
+  if (machine && parsed.output === undefined) process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    await exec();
+  } finally {
+    process.stdout.write = write;
+  }
+  const run: ReportedRun = { target: suiteRun.target, level: suiteRun.level, cases: suiteRun.cases, results: suiteRun.results };
+  if (!machine) return report(io, run);
+  const text = (parsed.reporter === 'junit' ? junitReport : tapReport)(run, describe);
+  if (parsed.output === undefined) {
+    io.out(text);
+    return run.results.every((result) => result.passed || result.skipped) && run.results.length === run.cases.length ? OK : FAILURE;
+  }
+  writeFileSync(parsed.output, text);
+  return report(io, run);
 }
 
 export const conformanceCommand: CliCommand = {

@@ -1,9 +1,9 @@
 import { randomInt } from 'node:crypto';
 import type { P2PConnectionHandler, P2PConnectionHandlerCreator } from '../types.js';
-import { check, ConformanceFailure, fail, preview, within } from './checks.js';
 import { HandlerProbe, STREAMS } from './probe.js';
 import { snapshotResources, type ResourceSnapshot } from './resources.js';
-import type { CaseContext, ConformanceTarget, ResolvedCapabilities } from './types.js';
+import { check, ConformanceFailure, expectRejection, fail, preview, within } from './checks.js';
+import type { CaseContext, ConformanceLevel, ConformanceTarget, ResolvedCapabilities } from './types.js';
 
 const TOPIC_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 /** Shortest default topic: enough randomness that parallel runs on one server never meet. */
@@ -16,6 +16,10 @@ export function randomTopic(length = randomInt(MIN_DEFAULT_TOPIC, MAX_TOPIC + 1)
   return topic;
 }
 
+/**
+ * Streams, `send()` and a way to end it: `close()` (RxDB 17's handlers) or `destroy()` (RxDB
+ * 14's). That strict level wants both is one case of its own, not a reason to fail every case.
+ */
 function assertHandler(value: unknown, name: string): asserts value is P2PConnectionHandler {
   if (typeof value !== 'object' || value === null) fail(`${name}: the creator resolved to ${preview(value)}, not a handler`);
   const handler = value as Record<string, unknown>;
@@ -23,9 +27,8 @@ function assertHandler(value: unknown, name: string): asserts value is P2PConnec
     const observable = handler[stream] as { subscribe?: unknown } | undefined;
     check(typeof observable?.subscribe === 'function', `${name}: the handler has no ${stream} observable`);
   }
-  for (const method of ['send', 'close', 'destroy']) {
-    check(typeof handler[method] === 'function', `${name}: the handler has no ${method}() method`);
-  }
+  check(typeof handler.send === 'function', `${name}: the handler has no send() method`);
+  check(typeof handler.close === 'function' || typeof handler.destroy === 'function', `${name}: the handler has neither close() (RxDB 17) nor destroy() (RxDB 14)`);
 }
 
 /**
@@ -52,7 +55,12 @@ export class CaseHarness implements CaseContext {
     readonly caps: ResolvedCapabilities,
     private readonly withEnv: boolean,
     readonly runBaseline: ResourceSnapshot | undefined,
+    readonly level: ConformanceLevel,
   ) {}
+
+  rejects(promise: Promise<unknown>, code: string | 'any', what: string): Promise<unknown> {
+    return expectRejection(promise, code, what, this.caps.timeoutMs, this.level === 'contract');
+  }
 
   async setup(): Promise<void> {
     const setup = this.target.setup;
@@ -78,6 +86,13 @@ export class CaseHarness implements CaseContext {
     if (creator === undefined) fail(`${probe.name} was not opened by this case`);
     const round = this.probes.filter((other) => other.name.split('#')[0] === probe.name.split('#')[0]).length + 1;
     return this.start(creator, probe.topic, `${probe.name.split('#')[0]!}#${round}`);
+  }
+
+  async alsoOpen(probe: HandlerProbe, topic: string): Promise<HandlerProbe> {
+    const creator = this.creators.get(probe);
+    if (creator === undefined) fail(`${probe.name} was not opened by this case`);
+    const siblings = this.probes.filter((other) => other.name.startsWith(`${probe.name}/`)).length;
+    return this.start(creator, topic, `${probe.name}/${siblings + 2}`);
   }
 
   async crash(probe: HandlerProbe): Promise<void> {
@@ -125,12 +140,12 @@ export class CaseHarness implements CaseContext {
       [...this.stragglers].map((pending) => within(pending, this.caps.timeoutMs, 'a creator never resolved')),
     );
     const extra = late.flatMap((outcome) => {
-      const value = outcome.status === 'fulfilled' ? (outcome.value as { close?: unknown } | undefined) : undefined;
-      return typeof value?.close === 'function' ? [value as P2PConnectionHandler] : [];
+      const value = outcome.status === 'fulfilled' ? (outcome.value as { close?: unknown; destroy?: unknown } | undefined) : undefined;
+      return typeof value?.close === 'function' || typeof value?.destroy === 'function' ? [value as P2PConnectionHandler] : [];
     });
     const closing = [
       ...this.probes.map((probe) => within(probe.close(), this.caps.timeoutMs, `${probe.name}: close() did not settle during cleanup`)),
-      ...extra.map((handler) => within(Promise.resolve().then(() => handler.close()), this.caps.timeoutMs, 'a late handler did not close')),
+      ...extra.map((handler) => within(Promise.resolve().then(() => (handler.close ?? handler.destroy).call(handler)), this.caps.timeoutMs, 'a late handler did not close')),
     ];
     for (const outcome of await Promise.allSettled(closing)) {
       if (outcome.status === 'rejected') problems.push(preview(outcome.reason, 300));
@@ -165,11 +180,11 @@ export class CaseHarness implements CaseContext {
     assertHandler(handler, name);
     this.stragglers.delete(pending);
     if (this.ended) {
-      await Promise.resolve().then(() => handler.close()).catch(() => undefined);
+      await Promise.resolve().then(() => (handler.close ?? handler.destroy).call(handler)).catch(() => undefined);
       fail(`${name}: opened after the case had already ended`);
     }
     // Subscribed in the same tick the creator resolved: RxDB subscribes just as early.
-    const probe = new HandlerProbe(name, topic, handler, this.caps.timeoutMs);
+    const probe = new HandlerProbe(name, topic, handler, this.caps.timeoutMs, this.level);
     this.probes.push(probe);
     this.creators.set(probe, creator);
     return probe;

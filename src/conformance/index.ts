@@ -10,13 +10,14 @@
 import { disconnect } from './cases/disconnect.js';
 import { errors } from './cases/errors.js';
 import { identity } from './cases/identity.js';
+import { isolation } from './cases/isolation.js';
 import { lifecycle } from './cases/lifecycle.js';
 import { pairing } from './cases/pairing.js';
 import { payloads } from './cases/payloads.js';
 import { resources } from './cases/resources.js';
 import { routing } from './cases/routing.js';
 import { registerSuites } from './register.js';
-import { resolveCapabilities, validateTarget } from './target.js';
+import { assertLevel, resolveCapabilities, validateTarget } from './target.js';
 import type { CaseGroup, ConformanceOptions, ConformanceRun, ConformanceTarget } from './types.js';
 
 /** Every group in run order; `resources` last, as it checks what the others left behind. */
@@ -24,6 +25,7 @@ export const CASE_GROUPS: readonly CaseGroup[] = Object.freeze([
   lifecycle,
   pairing,
   identity,
+  isolation,
   routing,
   payloads,
   disconnect,
@@ -37,6 +39,7 @@ export const CASE_GROUPS: readonly CaseGroup[] = Object.freeze([
  */
 export function runConformanceSuite<Env>(target: ConformanceTarget<Env>, options: ConformanceOptions = {}): ConformanceRun {
   validateTarget(target);
+  assertLevel(options.level, 'options.level');
   const caps = resolveCapabilities(target.capabilities ?? {});
   return registerSuites(target as ConformanceTarget<unknown>, caps, CASE_GROUPS, options);
 }
@@ -52,6 +55,7 @@ export type {
   ConformanceCapabilities,
   ConformanceCase,
   ConformanceCaseResult,
+  ConformanceLevel,
   ConformanceOptions,
   ConformanceRun,
   ConformanceTarget,

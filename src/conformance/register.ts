@@ -6,6 +6,7 @@ import type {
   CaseGroup,
   ConformanceCase,
   ConformanceCaseResult,
+  ConformanceLevel,
   ConformanceOptions,
   ConformanceRun,
   ConformanceTarget,
@@ -18,6 +19,10 @@ interface RunState {
   readonly caps: ResolvedCapabilities;
   readonly cases: string[];
   readonly results: ConformanceCaseResult[];
+  readonly level: ConformanceLevel;
+  readonly bail: boolean;
+  /** A case failed: under `bail`, the rest are skipped. */
+  failed: boolean;
   runBaseline: ResourceSnapshot | undefined;
 }
 
@@ -41,11 +46,16 @@ function runCase(state: RunState, group: CaseGroup, definition: ConformanceCase,
     const started = performance.now();
     const result: ConformanceCaseResult = { group: group.name, name: definition.name, fullName, passed: false, durationMs: 0 };
     state.results.push(result);
+    // uvu has no run-time skip: the case returns at once and only our results say skipped.
+    if (state.bail && state.failed) {
+      result.skipped = true;
+      return;
+    }
     slot.result = result;
     const body = async (): Promise<void> => {
       // Taken under the same case timer as the final check, so the two compare like for like.
       if (state.caps.checkResources) state.runBaseline ??= snapshotResources();
-      const harness = new CaseHarness(state.target, state.caps, !definition.withoutEnv, state.runBaseline);
+      const harness = new CaseHarness(state.target, state.caps, !definition.withoutEnv, state.runBaseline, state.level);
       slot.harness = harness;
       try {
         await harness.setup();
@@ -64,6 +74,7 @@ function runCase(state: RunState, group: CaseGroup, definition: ConformanceCase,
       result.passed = true;
     } catch (error) {
       result.error = error;
+      state.failed = true;
       throw error;
     } finally {
       result.durationMs = Math.round(performance.now() - started);
@@ -84,7 +95,9 @@ interface Slot {
 function registerGroup(state: RunState, group: CaseGroup, options: ConformanceOptions) {
   const selected = group.cases.filter(
     (definition) =>
-      (definition.requires?.(state.caps) ?? true) && matches(options.grep, `${group.name} › ${definition.name}`),
+      (definition.level !== 'strict' || state.level === 'strict') &&
+      (definition.requires?.(state.caps) ?? true) &&
+      matches(options.grep, `${group.name} › ${definition.name}`),
   );
   if (selected.length === 0) return undefined;
   const test = suite(`${state.target.name} › ${group.name}`);
@@ -110,7 +123,8 @@ export function registerSuites(
   groups: readonly CaseGroup[],
   options: ConformanceOptions,
 ): ConformanceRun {
-  const state: RunState = { target, caps, cases: [], results: [], runBaseline: undefined };
+  const level = options.level ?? target.level ?? 'strict';
+  const state: RunState = { target, caps, cases: [], results: [], level, bail: options.bail ?? false, failed: false, runBaseline: undefined };
   const suites = groups.flatMap((group) => registerGroup(state, group, options) ?? []);
   let finish!: (results: readonly ConformanceCaseResult[]) => void;
   const done = new Promise<readonly ConformanceCaseResult[]>((resolve) => {
@@ -121,5 +135,5 @@ export function registerSuites(
   else last.after(() => finish(state.results));
   // Hooks must be attached before run(): uvu snapshots a suite when run() is called.
   for (const registered of suites) registered.run();
-  return { target: target.name, cases: state.cases, results: state.results, done };
+  return { target: target.name, level, cases: state.cases, results: state.results, done };
 }

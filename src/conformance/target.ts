@@ -39,10 +39,15 @@ function number(caps: ConformanceCapabilities, key: keyof typeof CAPABILITY_DEFA
   return value;
 }
 
+export function assertLevel(level: unknown, name: string): void {
+  if (level !== undefined && level !== 'contract' && level !== 'strict') throw invalid(`${name} must be 'contract' or 'strict', got ${String(level)}`);
+}
+
 /** Throws ERR_INVALID_OPTION naming the first thing wrong with `target`. */
 export function validateTarget(target: unknown): asserts target is ConformanceTarget<unknown> {
   if (typeof target !== 'object' || target === null) throw invalid('expected an object { name, creator, … }');
-  const { name, creator, setup, teardown, capabilities } = target as Record<string, unknown>;
+  const { name, creator, setup, teardown, capabilities, level } = target as Record<string, unknown>;
+  assertLevel(level, 'level');
   if (typeof name !== 'string' || name.trim().length === 0) throw invalid('name must be a non-empty string');
   if (typeof creator !== 'function') throw invalid('creator must be a function (env) => creator');
   if (setup !== undefined && typeof setup !== 'function') throw invalid('setup must be a function');

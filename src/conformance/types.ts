@@ -42,6 +42,15 @@ export interface ConformanceCapabilities<Env = unknown> {
   caseTimeoutMs?: number;
 }
 
+/**
+ * How much the suite asks. `contract`: exactly what RxDB 14 and 17 rely on (peer identity by
+ * reference, routing by `method`, streams that complete on close, sends that reject once the
+ * peer is gone, with any error; `close()` for RxDB 17's handlers, `destroy()` for RxDB 14's).
+ * `strict`: this project's guarantees on top (`ERR_*` codes, both `close()` and `destroy()`,
+ * nothing emitted after close, no leaked timers or sockets, …).
+ */
+export type ConformanceLevel = 'contract' | 'strict';
+
 /** What the suite runs against. `creator(env)` is called once per simulated peer (app instance). */
 export interface ConformanceTarget<Env = undefined> {
   /** Shown in every suite and failure name. */
@@ -53,11 +62,17 @@ export interface ConformanceTarget<Env = undefined> {
   /** A creator for one simulated peer; the suite calls it with `{ topic }` (more than once when the peer comes back). */
   creator(env: Env): P2PConnectionHandlerCreator;
   capabilities?: ConformanceCapabilities<Env>;
+  /** What the handler is held to (see ConformanceLevel). Default: `'strict'`. */
+  level?: ConformanceLevel;
 }
 
 export interface ConformanceOptions {
   /** Only cases whose "group › name" matches. Default: every case. */
   grep?: string | RegExp;
+  /** Overrides the target's `level`. Default: the target's. */
+  level?: ConformanceLevel;
+  /** After the first failing case, the rest are not run (reported as skipped). Default: false. */
+  bail?: boolean;
 }
 
 export type ResolvedCapabilities = Required<
@@ -71,6 +86,8 @@ export interface ConformanceCaseResult {
   /** "group › name" */
   fullName: string;
   passed: boolean;
+  /** Not run: an earlier case failed under `bail`. */
+  skipped?: boolean;
   /** Why it failed. */
   error?: unknown;
   /** A problem while closing the case's handlers or tearing its env down (never fails the case in uvu, reported here). */
@@ -81,6 +98,7 @@ export interface ConformanceCaseResult {
 /** What `runConformanceSuite` returns: filled in while uvu runs the cases. */
 export interface ConformanceRun {
   readonly target: string;
+  readonly level: ConformanceLevel;
   /** Full names of the registered cases, in run order. */
   readonly cases: readonly string[];
   /** One entry per finished case, in run order. */
@@ -91,6 +109,12 @@ export interface ConformanceRun {
 
 /** What a case works with; runner-agnostic, so the cases can be adapted to mocha or vitest. */
 export interface CaseContext {
+  readonly level: ConformanceLevel;
+  /**
+   * Expects `promise` to reject. At `strict` level with the string `code` (any string code for
+   * 'any'); at `contract` level any rejection will do (RxDB only needs the send to fail).
+   */
+  rejects(promise: Promise<unknown>, code: string | 'any', what: string): Promise<unknown>;
   /** Fresh random topic (6–99 chars) owned by this case. */
   readonly topic: string;
   readonly caps: ResolvedCapabilities;
@@ -102,6 +126,8 @@ export interface CaseContext {
   open(options?: { topic?: string }): Promise<HandlerProbe>;
   /** The same simulated peer comes back: its creator is called again with its topic. */
   reopen(probe: HandlerProbe): Promise<HandlerProbe>;
+  /** The same simulated peer opens another topic: its creator is called with `topic` (as RxDB does per collection). */
+  alsoOpen(probe: HandlerProbe, topic: string): Promise<HandlerProbe>;
   /** Crashes the handler through `capabilities.crash`. */
   crash(probe: HandlerProbe): Promise<void>;
   /** Makes the handler emit on error$ through `capabilities.provokeError`. */
@@ -114,6 +140,8 @@ export interface CaseContext {
 
 export interface ConformanceCase {
   name: string;
+  /** `strict`: a guarantee beyond RxDB's contract, run only at strict level. Default: `contract`. */
+  level?: ConformanceLevel;
   /** Registered only when this holds for the declared capabilities. */
   requires?(caps: ResolvedCapabilities): boolean;
   /** Runs without calling target.setup() (for whole-run checks). */

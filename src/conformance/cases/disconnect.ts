@@ -1,5 +1,5 @@
 import { P2PErrorCode } from '../../errors.js';
-import { check, expectRejection } from '../checks.js';
+import { check } from '../checks.js';
 import type { HandlerProbe } from '../probe.js';
 import type { CaseContext } from '../types.js';
 import { identify, mesh, pair, request, roundTrip, send } from './steps.js';
@@ -71,11 +71,10 @@ export const disconnect = defineGroup('disconnect', [
     name: 'send() to a peer that left rejects with ERR_PEER_NOT_CONNECTED',
     async run(ctx) {
       const { a, b, onA } = await pairThenClose(ctx);
-      await expectRejection(
+      await ctx.rejects(
         send(a, onA, request(ctx.nextId())),
         P2PErrorCode.PEER_NOT_CONNECTED,
-        `${a.name}: send() to ${b.name} after its disconnect$`,
-        ctx.caps.timeoutMs,
+        `${a.name}: send() to ${b.name} after its disconnect$`
       );
     },
   },
@@ -83,19 +82,17 @@ export const disconnect = defineGroup('disconnect', [
     name: 'send() to an unknown peer rejects with ERR_PEER_NOT_CONNECTED',
     async run(ctx) {
       const a = await ctx.open();
-      await expectRejection(
+      await ctx.rejects(
         send(a, { id: 'no-such-peer' }, request(ctx.nextId())),
         P2PErrorCode.PEER_NOT_CONNECTED,
-        `${a.name}: send() to an unknown peer while alone`,
-        ctx.caps.timeoutMs,
+        `${a.name}: send() to an unknown peer while alone`
       );
       const b = await ctx.open();
       const { onA, onB } = await pair(a, b);
-      await expectRejection(
+      await ctx.rejects(
         send(a, Object.freeze({ id: `stranger-${ctx.nextId()}` }), request(ctx.nextId())),
         P2PErrorCode.PEER_NOT_CONNECTED,
-        `${a.name}: send() to an unknown peer while connected to ${b.name}`,
-        ctx.caps.timeoutMs,
+        `${a.name}: send() to an unknown peer while connected to ${b.name}`
       );
       await roundTrip(a, onA, b, onB, (prefix) => ctx.nextId(prefix), ctx.caps.timeoutMs);
     },
@@ -111,11 +108,10 @@ export const disconnect = defineGroup('disconnect', [
       const second = await pair(a, b2, { a: again });
       check(second.onA !== first.onA, `${a.name}: connect$ for the returning ${b2.name} re-used the object of its previous session`);
       await roundTrip(a, second.onA, b2, second.onB, (prefix) => ctx.nextId(prefix), ctx.caps.timeoutMs);
-      await expectRejection(
+      await ctx.rejects(
         send(a, first.onA, request(ctx.nextId())),
         P2PErrorCode.PEER_NOT_CONNECTED,
-        `${a.name}: send() with the peer object of ${b.name}'s previous session`,
-        ctx.caps.timeoutMs,
+        `${a.name}: send() with the peer object of ${b.name}'s previous session`
       );
     },
   },

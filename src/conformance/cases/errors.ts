@@ -1,23 +1,25 @@
-import { check, expectRejection, preview } from '../checks.js';
+import { check, preview } from '../checks.js';
 import { pair, roundTrip, send } from './steps.js';
 import { defineGroup } from './define.js';
 
 export const errors = defineGroup('errors', [
   {
     name: 'send() of an unserializable payload rejects with a coded error and the link keeps working',
+    level: 'strict',
     async run(ctx) {
       const a = await ctx.open();
       const b = await ctx.open();
       const { onA, onB } = await pair(a, b);
       const cyclic: { id: string; result: { self?: unknown } } = { id: ctx.nextId(), result: {} };
       cyclic.result.self = cyclic;
-      await expectRejection(send(a, onA, cyclic), 'any', `${a.name}: send() of a cyclic payload`, ctx.caps.timeoutMs);
+      await ctx.rejects(send(a, onA, cyclic), 'any', `${a.name}: send() of a cyclic payload`);
       await roundTrip(a, onA, b, onB, (prefix) => ctx.nextId(prefix), ctx.caps.timeoutMs);
       check(a.values('disconnect$').length === 0 && b.values('disconnect$').length === 0, 'a failed send() broke the link (disconnect$ emitted)');
     },
   },
   {
     name: 'error$ emissions carry a code and do not terminate the handler',
+    level: 'strict',
     requires: (caps) => caps.provokeError !== undefined,
     async run(ctx) {
       const a = await ctx.open();

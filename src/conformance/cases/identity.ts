@@ -1,6 +1,5 @@
-import { P2PErrorCode } from '../../errors.js';
 import { check, preview } from '../checks.js';
-import { identify, isCode, mesh, pair, request, response, roundTrip, send, transfer } from './steps.js';
+import { identify, mesh, pair, request, response, send, transfer } from './steps.js';
 import { defineGroup } from './define.js';
 
 const TRAFFIC = 20;
@@ -82,34 +81,6 @@ export const identity = defineGroup('identity', [
       await c.until(() => c.livePeers.length >= 2, () => `connect$ reached ${c.livePeers.length} of 2 peers`);
       const connects = a.values('connect$').length;
       check(connects === 2, `${a.name}: ${connects} connect$ for 2 peers`);
-    },
-  },
-  {
-    name: 'a creator called twice for one topic gives two working peers',
-    async run(ctx) {
-      const a = await ctx.open();
-      // RxDB calls a creator once per database and collection, and one creator may serve two
-      // databases on one topic; a creator bound to one identity (a fixed peer id or key) may
-      // refuse the second instead, with ERR_ID_TAKEN.
-      const second = await ctx.reopen(a).catch((error: unknown) => {
-        if (isCode(error, P2PErrorCode.ID_TAKEN)) return undefined;
-        throw error;
-      });
-      if (second === undefined) return;
-      const c = await ctx.open();
-      await mesh([a, second, c]);
-      const directory = await identify([a, second, c]);
-      const [cSeesA, cSeesSecond] = [directory.get(c)?.get(a), directory.get(c)?.get(second)];
-      const secondSeesC = directory.get(second)?.get(c);
-      check(cSeesA !== undefined && cSeesSecond !== undefined && secondSeesC !== undefined, 'identify() left a peer unnamed');
-      check(cSeesA !== cSeesSecond, `${c.name}: ${a.name} and ${second.name} came as one peer object`);
-      check(cSeesA.id !== cSeesSecond.id, `${c.name}: ${a.name} and ${second.name} share the id ${preview(cSeesA.id)}`);
-      // Closing one must not take the other down with it (they came from one creator).
-      const markC = c.mark();
-      await a.close();
-      await c.next('disconnect$', { after: markC, where: (peer) => peer === cSeesA, what: `for ${a.name} after its close()`, timeoutMs: ctx.caps.disconnectTimeoutMs });
-      await roundTrip(second, secondSeesC, c, cSeesSecond, (prefix) => ctx.nextId(prefix), ctx.caps.timeoutMs);
-      check(c.livePeers.includes(cSeesSecond), `${c.name}: ${second.name} disconnected when ${a.name} closed`);
     },
   },
 ]);

@@ -1,5 +1,5 @@
 import { P2PErrorCode } from '../../errors.js';
-import { check, expectRejection, fail, preview, within } from '../checks.js';
+import { check, fail, preview, within } from '../checks.js';
 import { STREAMS, type HandlerProbe, type StreamName } from '../probe.js';
 import { settleResources, TimerTracker } from '../resources.js';
 import { pair, request, roundTrip, send } from './steps.js';
@@ -48,6 +48,7 @@ export const lifecycle = defineGroup('lifecycle', [
   },
   {
     name: 'close() twice resolves both times and changes nothing more',
+    level: 'strict',
     async run(ctx) {
       const a = await ctx.open();
       const b = await ctx.open();
@@ -71,7 +72,20 @@ export const lifecycle = defineGroup('lifecycle', [
     },
   },
   {
+    name: 'both close() (RxDB 17) and destroy() (RxDB 14) are there, one teardown',
+    level: 'strict',
+    async run(ctx) {
+      const a = await ctx.open();
+      const handler = a.handler as unknown as Record<string, unknown>;
+      const missing = ['close', 'destroy'].filter((method) => typeof handler[method] !== 'function');
+      check(missing.length === 0, `${a.name}: the handler has no ${missing.join(' or ')}() (RxDB 17 calls close(), RxDB 14 destroy(): strict asks for both)`);
+      await closed(a, ctx.caps.timeoutMs, 'destroy');
+      await a.completion();
+    },
+  },
+  {
     name: 'concurrent close() and destroy() calls all resolve',
+    level: 'strict',
     async run(ctx) {
       const a = await ctx.open();
       const b = await ctx.open();
@@ -97,14 +111,13 @@ export const lifecycle = defineGroup('lifecycle', [
       const { onA } = await pair(a, b);
       const markB = b.mark();
       const closing = a.close();
-      await expectRejection(send(a, onA, request(ctx.nextId('during'))), P2PErrorCode.DESTROYED, `${a.name}: send() while close() is pending`, ctx.caps.timeoutMs);
+      await ctx.rejects(send(a, onA, request(ctx.nextId('during'))), P2PErrorCode.DESTROYED, `${a.name}: send() while close() is pending`);
       await within(closing, ctx.caps.timeoutMs, `${a.name}: close() did not settle`);
-      await expectRejection(send(a, onA, request(ctx.nextId('after'))), P2PErrorCode.DESTROYED, `${a.name}: send() after close()`, ctx.caps.timeoutMs);
-      await expectRejection(
+      await ctx.rejects(send(a, onA, request(ctx.nextId('after'))), P2PErrorCode.DESTROYED, `${a.name}: send() after close()`);
+      await ctx.rejects(
         send(a, { id: 'no-such-peer' }, request(ctx.nextId('after'))),
         P2PErrorCode.DESTROYED,
-        `${a.name}: send() to an unknown peer after close()`,
-        ctx.caps.timeoutMs,
+        `${a.name}: send() to an unknown peer after close()`
       );
       await b.next('disconnect$', { after: markB, what: `for ${a.name}`, timeoutMs: ctx.caps.disconnectTimeoutMs });
       const leaked = b.values('message$', markB);
@@ -113,6 +126,7 @@ export const lifecycle = defineGroup('lifecycle', [
   },
   {
     name: 'a closed handler emits nothing, even when peers keep sending and new peers join',
+    level: 'strict',
     async run(ctx) {
       const a = await ctx.open();
       const b = await ctx.open();
@@ -167,6 +181,7 @@ export const lifecycle = defineGroup('lifecycle', [
   },
   {
     name: 'leaves no timers or sockets once closed',
+    level: 'strict',
     requires: (caps) => caps.checkResources,
     async run(ctx) {
       const tracker = new TimerTracker();

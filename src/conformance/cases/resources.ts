@@ -6,6 +6,7 @@ import { defineGroup } from './define.js';
 export const resources = defineGroup('resources', [
   {
     name: 'the whole run leaves no timers or sockets behind',
+    level: 'strict',
     requires: (caps) => caps.checkResources,
     withoutEnv: true,
     async run(ctx) {
