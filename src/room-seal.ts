@@ -43,6 +43,28 @@ export class SealedRoom {
     }
     return value.signal;
   }
+
+  /**
+   * Opens what a broadcast server (one that relays everything to every member and names no
+   * sender) delivered: ERR_UNAUTHORIZED when sealed under another key or altered, ERR_PROTOCOL
+   * when malformed. The caller drops what was sealed for someone else.
+   */
+  async openBroadcast(sealed: unknown): Promise<OpenedSignal> {
+    const value = (await (await this.cipher).open(sealed)) as Record<string, unknown> | null;
+    if (typeof value !== 'object' || value === null || value.v !== 1 || !isPeerId(value.from) || !isPeerId(value.to) || !('signal' in value)) {
+      throw new P2PError(P2PErrorCode.PROTOCOL, 'a sealed broadcast is malformed');
+    }
+    return { from: value.from, to: value.to, signal: value.signal };
+  }
+}
+
+const isPeerId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 128;
+
+/** What a sealed broadcast said, for whom and from whom (the seal vouches for all three). */
+export interface OpenedSignal {
+  from: string;
+  to: string;
+  signal: unknown;
 }
 
 /** `SealedRoom.derive` memoized per topic: the key derivation (PBKDF2 with a secret: ~30 ms) runs once per creator and topic. */

@@ -10,11 +10,11 @@ import { NostrRoomCodec } from './codec.js';
 import { loadSigner } from './signer.js';
 import { DEFAULT_KIND, EPHEMERAL_KIND_MAX, EPHEMERAL_KIND_MIN, PROTOCOL_ID, isPublicKey, nostrRoomTag } from './protocol.js';
 import { RelayConnection } from './relay-connection.js';
-import type { WebSocketConstructor } from './relay-socket.js';
+import { resolveWebSocket, type WebSocketConstructor } from '../../src/kit/websocket.js';
 import { NostrRelaySignaling } from './transport.js';
 
 export { DEFAULT_KIND, nostrRoomTag } from './protocol.js';
-export type { WebSocketConstructor, WebSocketLike } from './relay-socket.js';
+export type { WebSocketConstructor, WebSocketLike } from '../../src/kit/websocket.js';
 
 export interface NostrHandlerOptions extends WebRTCMeshOptions {
   /**
@@ -117,7 +117,7 @@ export function getConnectionHandlerNostr(options: NostrHandlerOptions): NostrHa
   // One connection per relay for all of this peer's rooms, opened on first use.
   let connections: Promise<RelayConnection[]> | undefined;
   const relayConnections = (): Promise<RelayConnection[]> => {
-    connections ??= (webSocketOption ? Promise.resolve(webSocketOption) : loadWebSocket()).then((WebSocketImpl) =>
+    connections ??= resolveWebSocket(webSocketOption).then((WebSocketImpl) =>
       urls.map((url) => new RelayConnection(url, WebSocketImpl)),
     );
     connections.catch(() => (connections = undefined));
@@ -182,15 +182,4 @@ function parseSecretKey(value: unknown): Uint8Array | undefined {
   }
   if (!bytes) throw invalidOption('`secretKey` must be a secp256k1 secret key: 32 bytes, 64 hex characters or nsec1…');
   return bytes;
-}
-
-async function loadWebSocket(): Promise<WebSocketConstructor> {
-  const global = (globalThis as { WebSocket?: unknown }).WebSocket;
-  if (typeof global === 'function') return global as WebSocketConstructor;
-  try {
-    const ws = await import('ws');
-    return ws.WebSocket as unknown as WebSocketConstructor;
-  } catch (cause) {
-    throw new P2PError(P2PErrorCode.INVALID_OPTION, 'no WebSocket implementation: pass `WebSocket`, or install the `ws` package', { cause });
-  }
 }

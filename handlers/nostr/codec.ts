@@ -4,7 +4,7 @@ import { P2PError, P2PErrorCode, withPeerId } from '../../src/errors.js';
 import { randomId } from '../../src/mesh/options.js';
 import type { Clock } from '../../src/mesh/timers.js';
 import type { RoomCipher } from '../../src/room-crypto.js';
-import { BoundedMap } from './bounded.js';
+import { BoundedMap } from '../../src/kit/bounded-map.js';
 import type { NostrSigner } from './signer.js';
 import { PRESENCE_TAG, parseBody, tagValue, type Body, type Decoded, type WireEvent } from './protocol.js';
 

@@ -1,7 +1,8 @@
 import { P2PError, P2PErrorCode, redactUrl } from '../../src/errors.js';
 import { randomId } from '../../src/mesh/options.js';
-import { BoundedMap } from './bounded.js';
-import { RelaySocket, type WebSocketConstructor } from './relay-socket.js';
+import { BoundedMap } from '../../src/kit/bounded-map.js';
+import type { WebSocketConstructor } from '../../src/kit/websocket.js';
+import { RelaySocket } from './relay-socket.js';
 
 /** What one subscription hears from the relay. */
 export interface RelaySubscriber {

@@ -1,17 +1,6 @@
 import { P2PError, P2PErrorCode, redactUrl } from '../../src/errors.js';
+import type { WebSocketConstructor, WebSocketLike } from '../../src/kit/websocket.js';
 
-/** The part of the WebSocket API used here: the browser's WebSocket and Node's `ws` both fit. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  onopen: ((event: any) => void) | null;
-  onmessage: ((event: any) => void) | null;
-  onerror: ((event: any) => void) | null;
-  onclose: ((event: any) => void) | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
-
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 /** What a relay says, already parsed. */
 export interface RelaySocketEvents {

@@ -1,7 +1,7 @@
 import { P2PError, P2PErrorCode, redactUrl, toP2PError } from '../../src/errors.js';
 import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
 import { TimerSet, type Clock } from '../../src/mesh/timers.js';
-import { BoundedMap } from './bounded.js';
+import { BoundedMap } from '../../src/kit/bounded-map.js';
 import type { NostrRoomCodec } from './codec.js';
 import { isWireEvent } from './protocol.js';
 import type { RelayAttachment, RelayConnection } from './relay-connection.js';

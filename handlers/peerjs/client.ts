@@ -4,7 +4,7 @@ import { MESH_DEFAULTS, invalidOption, type WebRTCMeshOptions } from '../../src/
 import { systemClock } from '../../src/mesh/timers.js';
 import { describeEndpoint, normalizePath, type PeerServerEndpoint } from './endpoint.js';
 import { isPeerJsId, peerjs } from './protocol.js';
-import { resolveWebSocket, type WebSocketConstructor } from './socket.js';
+import { resolveWebSocket, type WebSocketConstructor } from '../../src/kit/websocket.js';
 import { PeerJsSignaling, type PeerJsSignalingSettings } from './transport.js';
 import { sealedRooms } from '../../src/room-seal.js';
 

@@ -4,7 +4,8 @@ import { TimerSet, type Clock } from '../../src/mesh/timers.js';
 import { listPeers, socketUrl, type PeerServerEndpoint } from './endpoint.js';
 import { ENVELOPE_TYPE, MAX_ROSTER, MAX_SLOT, ServerType, classify, memberId, ownerOf, slotId, type Envelope, type ServerMessage } from './protocol.js';
 import { SlotKeeper } from './slots.js';
-import { PeerServerSocket, type WebSocketConstructor } from './socket.js';
+import type { WebSocketConstructor } from '../../src/kit/websocket.js';
+import { PeerServerSocket } from './socket.js';
 
 export interface RoomSettings {
   endpoint: PeerServerEndpoint;

@@ -1,19 +1,8 @@
 import { P2PError, P2PErrorCode } from '../../src/errors.js';
+import type { WebSocketConstructor, WebSocketLike } from '../../src/kit/websocket.js';
 import type { TimerSet } from '../../src/mesh/timers.js';
 import { ENVELOPE_TYPE, ServerType, parseServerMessage, serverRefusal, type ServerMessage } from './protocol.js';
 
-/** The part of the WHATWG WebSocket we use; browsers' and `ws`'s both fit. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code?: number }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
-
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 const OPEN_STATE = 1;
 const CLOSED_STATE = 3;
@@ -178,24 +167,5 @@ export class PeerServerSocket {
     } catch {
       return false;
     }
-  }
-}
-
-/**
- * The WebSocket class to use: the one given, else the platform's (browsers, Node ≥ 22), else
- * `ws`, loaded only now so browser bundles never see it.
- */
-export async function resolveWebSocket(given: unknown): Promise<WebSocketConstructor> {
-  if (given !== undefined) return given as WebSocketConstructor;
-  const platform = (globalThis as { WebSocket?: unknown }).WebSocket;
-  if (typeof platform === 'function') return platform as WebSocketConstructor;
-  try {
-    const moduleName = 'ws';
-    const loaded = (await import(/* @vite-ignore */ moduleName)) as { WebSocket?: unknown; default?: unknown };
-    const found = loaded.WebSocket ?? loaded.default;
-    if (typeof found !== 'function') throw new TypeError('the ws module exports no WebSocket class');
-    return found as WebSocketConstructor;
-  } catch (cause) {
-    throw new P2PError(P2PErrorCode.INVALID_OPTION, 'no WebSocket implementation: install `ws` or pass the `WebSocket` option', { cause });
   }
 }

@@ -5,7 +5,7 @@ import type { Clock } from '../../src/mesh/timers.js';
 import type { PeerServerEndpoint } from './endpoint.js';
 import { isPeerJsId, roomKeyOf } from './protocol.js';
 import { RoomSession } from './room.js';
-import type { WebSocketConstructor } from './socket.js';
+import type { WebSocketConstructor } from '../../src/kit/websocket.js';
 import { SealedSignals, type SealedRoom } from '../../src/room-seal.js';
 
 export interface PeerJsSignalingSettings {

@@ -1,6 +1,6 @@
 /**
- * A Map that forgets its oldest entry beyond `max`: memory for "have I seen this event?"
- * must stay bounded however many events a hostile relay sends.
+ * A Map that forgets its oldest entry beyond `max`: memory for "have I seen this?"
+ * must stay bounded however much a hostile server or peer sends.
  */
 export class BoundedMap<K, V> {
   private readonly entries = new Map<K, V>();
