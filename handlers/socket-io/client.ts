@@ -1,12 +1,10 @@
 import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import { SocketIoConnection, type SharedSocket } from './connection.js';
-import { P2PError, P2PErrorCode, redactUrl } from '../../src/errors.js';
-import { createMeshHandlerCreator, type MeshHandlerCreator } from '../../src/mesh/mesh-creator.js';
-import { invalidOption, type WebRTCMeshOptions } from '../../src/mesh/options.js';
-import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
-import type { WebRTCImplementation } from '../../src/mesh/wrtc.js';
+import {
+  P2PError, P2PErrorCode, SealedSignals, createMeshHandlerCreator, invalidOption, redactUrl, sealedRooms, serverUrls,
+  type MeshHandlerCreator, type SealedRoom, type SignalingEvents, type SignalingTransport, type WebRTCImplementation, type WebRTCMeshOptions,
+} from '../../src/kit/index.js';
 import type { P2PPeer } from '../../src/types.js';
-import { SealedSignals, sealedRooms, type SealedRoom } from '../../src/room-seal.js';
 import {
   SignalingEvent,
   parseJoined,
@@ -147,16 +145,13 @@ export function getConnectionHandlerSocketIo(options: SocketIoHandlerOptions): M
   if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object with a `url`');
   const { url, peerToken, secret = '' } = options;
   if (typeof secret !== 'string') throw invalidOption('`secret` must be a string');
-  const urls: readonly unknown[] = Array.isArray(url) ? url : [url];
-  if (urls.length === 0 || !urls.every((each) => typeof each === 'string' && /^(wss?|https?):\/\//.test(each))) {
-    throw invalidOption('`url` must be a ws://, wss://, http:// or https:// URL, or a non-empty array of them');
-  }
+  const urls = serverUrls(url, 'url', ['ws', 'wss', 'http', 'https']);
   if (peerToken !== undefined && (typeof peerToken !== 'string' || peerToken.length === 0)) {
     throw invalidOption('`peerToken` must be a non-empty string');
   }
   const { url: _url, socketOptions, peerToken: _peerToken, secret: _secret, ...meshOptions } = options;
   // One connection per creator, i.e. per peer: every collection's room shares its socket.
-  const connection = new SocketIoConnection([...(urls as string[])], socketOptions);
+  const connection = new SocketIoConnection(urls, socketOptions);
   const sealedRoom = sealedRooms(SOCKET_IO_SEAL_SCHEME, secret);
   return createMeshHandlerCreator({
     options: meshOptions,

@@ -1,5 +1,5 @@
 import {
-  assertId, createMeshHandlerCreator, invalidOption, resolveWebSocket, sealedRooms, systemClock,
+  assertId, createMeshHandlerCreator, invalidOption, resolveWebSocket, sealedRooms, serverUrls, systemClock,
   type MeshHandlerCreator, type WebRTCMeshOptions, type WebSocketConstructor,
 } from '../../src/kit/index.js';
 import { YWebrtcSignaling } from './transport.js';
@@ -21,8 +21,6 @@ export interface YWebrtcHandlerOptions extends WebRTCMeshOptions {
   announceIntervalMs?: number;
 }
 
-const URL_PATTERN = /^wss?:\/\/[^/?#]/;
-
 /**
  * A creator for RxDB 17's `replicateWebRTC` that signals through y-webrtc signaling servers,
  * the ones Yjs apps already run. The servers see a hash of the topic and sealed messages only.
@@ -30,10 +28,7 @@ const URL_PATTERN = /^wss?:\/\/[^/?#]/;
 export function getConnectionHandlerYWebrtc(options: YWebrtcHandlerOptions): MeshHandlerCreator {
   if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object with `signaling` URLs');
   const { signaling, secret = '', WebSocket, announceIntervalMs = 30_000, ...meshOptions } = options;
-  const urls: readonly unknown[] = typeof signaling === 'string' ? [signaling] : Array.isArray(signaling) ? signaling : [];
-  if (urls.length === 0 || !urls.every((url) => typeof url === 'string' && URL_PATTERN.test(url)) || new Set(urls).size !== urls.length) {
-    throw invalidOption('`signaling` must be a ws:// or wss:// URL, or a non-empty array of distinct ones');
-  }
+  const urls = serverUrls(signaling, 'signaling', ['ws', 'wss']);
   if (typeof secret !== 'string') throw invalidOption('`secret` must be a string');
   if (WebSocket !== undefined && typeof WebSocket !== 'function') throw invalidOption('`WebSocket` must be a WebSocket class');
   if (!Number.isFinite(announceIntervalMs) || announceIntervalMs < 1_000) throw invalidOption('`announceIntervalMs` must be a number ≥ 1000');
@@ -45,7 +40,7 @@ export function getConnectionHandlerYWebrtc(options: YWebrtcHandlerOptions): Mes
     signaling: (topic) => {
       assertId(topic, 'topic', 512);
       const room = rooms(topic);
-      return (urls as string[]).map(
+      return urls.map(
         (url) => new YWebrtcSignaling({ url, room, clock, announceIntervalMs, WebSocket: () => (webSocketClass ??= resolveWebSocket(WebSocket)) }),
       );
     },

@@ -10,6 +10,7 @@
  */
 export { createMeshHandlerCreator, type MeshCreatorParts, type MeshHandlerCreator } from '../mesh/mesh-creator.js';
 export type { PeerDetails, SignalingEvents, SignalingTransport } from '../mesh/signaling.js';
+export type { WebRTCImplementation } from '../mesh/wrtc.js';
 export { MESH_DEFAULTS, assertId, invalidOption, randomId, type WebRTCMeshOptions } from '../mesh/options.js';
 export { TimerSet, backoffDelay, systemClock, type Clock } from '../mesh/timers.js';
 export { P2PError, P2PErrorCode, isP2PError, redactUrl, toP2PError } from '../errors.js';
@@ -18,4 +19,5 @@ export { SessionTransport, type SignalingSession } from './session-transport.js'
 export { SerialQueue } from './serial-queue.js';
 export { PresenceRoster, ANNOUNCE_REPEATS_MS } from './presence.js';
 export { BoundedMap } from './bounded-map.js';
+export { serverUrls } from './server-urls.js';
 export { WEBSOCKET_OPEN, resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
