@@ -16,7 +16,7 @@ import { DEFAULT_SEED, dataChannelCorpus } from './helpers/hostile-frames.js';
 import { exchange, mib, settledMemory, watchEscapes, within } from './helpers/hostile-checks.js';
 import { RawPeer } from './helpers/raw-peer.js';
 import { SignalingBus } from './helpers/signaling-bus.js';
-import { next } from './helpers/wait.js';
+import { next, until } from './helpers/wait.js';
 
 const TOPIC = 'hostile-datachannel-topic';
 const fast = { config: { iceServers: [] }, heartbeatIntervalMs: 300, peerTimeoutMs: 1_500, reconnectMinDelayMs: 50, reconnectMaxDelayMs: 400 };
@@ -161,11 +161,15 @@ test('half-sent messages from several peers hold at most maxReassemblyBytes toge
     const oneLimited = next(a.error$, 'ERR_LIMIT_EXCEEDED for one half-sent message', 20_000, (e: P2PError) => e.code === P2PErrorCode.LIMIT_EXCEEDED);
     const frames = encodeMessage({ id: 'half', result: 'h'.repeat(4 * MiB - 64) }, 0, 4 * MiB);
     const partial = frames.slice(0, Math.ceil((frames.length * 3) / 4));
+    const halfPeers: P2PPeer[] = [];
     for (const id of ['zraw-half-1', 'zraw-half-2', 'zraw-half-3']) {
       const linked = await linkedRawPeer(bus, a, id);
       raws.push(linked.raw);
+      halfPeers.push(linked.peer);
       await sendAll(linked.raw, partial);
     }
+    const gone = new Set<P2PPeer>();
+    a.disconnect$.subscribe((peer) => gone.add(peer));
     const reported = await oneLimited;
     assert.ok(reported.peerId?.startsWith('zraw-half-'), `the error names ${String(reported.peerId)}`);
     const holding = process.memoryUsage();
@@ -173,7 +177,8 @@ test('half-sent messages from several peers hold at most maxReassemblyBytes toge
     assert.is(limited.length, 1, `one link passes the budget, got ${limited.map((e) => e.peerId).join(', ')}`);
 
     for (const raw of raws) raw.destroy();
-    // Their buffers are given back: a whole 3.5 MiB message from the honest peer fits again.
+    // Once A has seen them go, their buffers are back: a whole 3.5 MiB message fits again.
+    await until(() => halfPeers.every((peer) => gone.has(peer)), 'A dropping the half-sending peers', 20_000);
     const big = { id: `big-${Date.now()}`, method: 'hostile.big', params: ['b'.repeat(3.5 * MiB)] };
     const arrived = next(a.message$, 'the honest 3.5 MiB message', 20_000, ({ message }) => message.id === big.id);
     await honest.send(bSideA, big);
