@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { getConnectionHandlerNostr } from '../handlers/nostr/client.js';
 import { DEFAULT_KIND, PRESENCE_TAG } from '../handlers/nostr/protocol.js';
 import { startNostrRelay } from '../handlers/nostr/relay.js';
-import { ANNOUNCE_REPEATS_MS } from '../handlers/nostr/transport.js';
+import { ANNOUNCE_REPEATS_MS } from '../src/kit/presence.js';
 import { next, until } from './helpers/wait.js';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

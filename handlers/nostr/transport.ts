@@ -1,7 +1,7 @@
-import { P2PError, P2PErrorCode, redactUrl, toP2PError } from '../../src/errors.js';
-import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
-import { TimerSet, type Clock } from '../../src/mesh/timers.js';
-import { BoundedMap } from '../../src/kit/bounded-map.js';
+import {
+  BoundedMap, P2PError, P2PErrorCode, PresenceRoster, SessionTransport, TimerSet, redactUrl, toP2PError,
+  type Clock, type SignalingEvents, type SignalingSession,
+} from '../../src/kit/index.js';
 import type { NostrRoomCodec } from './codec.js';
 import { isWireEvent } from './protocol.js';
 import type { RelayAttachment, RelayConnection } from './relay-connection.js';
@@ -16,69 +16,40 @@ export interface NostrTransportSettings {
   announceIntervalMs: number;
 }
 
-/**
- * After joining, presence is repeated at these times (ms after the join) in case a peer
- * missed the first one, then only every `announceIntervalMs`: peers that hear an
- * announcement answer with signals, so the room never needs a stream of announcements.
- */
-export const ANNOUNCE_REPEATS_MS: readonly number[] = [500, 2_000, 8_000];
-/** A peer not heard from for this many announce intervals is reported gone (it crashed unheard). */
-const SILENT_INTERVALS_BEFORE_GONE = 3;
 /** Event ids remembered per relay to drop replays (events older than the freshness window are dropped anyway). */
 const SEEN_IDS = 4_096;
-/** Events held while the relay has not confirmed our join; past this, later ones wait for the senders' repeats. */
-const MAX_HELD_EVENTS = 256;
 
 /**
  * The room over one relay: a SignalingTransport for the mesh core. A handler builds one per
  * relay and hands the core the array, so a dead, slow or refusing relay only costs its own
  * transport (the core re-joins it with backoff) and never holds up the others.
  */
-export class NostrRelaySignaling implements SignalingTransport {
-  private session: RelaySession | undefined;
-  /** Bumped by every join and leave: a join overtaken by leave() while it waited must not open anything. */
-  private generation = 0;
+export class NostrRelaySignaling extends SessionTransport {
   /** Outlives re-joins, so a relay cannot replay what it delivered before a reconnect. */
   private readonly seen = new BoundedMap<string, true>(SEEN_IDS);
 
-  constructor(private readonly settings: NostrTransportSettings) {}
+  constructor(private readonly settings: NostrTransportSettings) {
+    super();
+  }
 
-  async join(_room: string, peerId: string, events: SignalingEvents): Promise<void> {
-    await this.leave();
-    const generation = ++this.generation;
+  protected async openSession(_room: string, peerId: string, events: SignalingEvents): Promise<SignalingSession> {
     const [codec, connection] = await Promise.all([this.settings.codec, this.settings.connection]);
-    if (generation !== this.generation) throw new P2PError(P2PErrorCode.SIGNALING, 'left the room while joining');
     if (peerId !== codec.publicKey) {
       throw new P2PError(P2PErrorCode.INVALID_OPTION, `a Nostr peer's id is its public key ${codec.publicKey}, not ${peerId}`);
     }
-    const session = new RelaySession(this.settings, connection, codec, this.seen, events);
-    this.session = session;
-    await session.start();
-  }
-
-  send(to: string, signal: unknown): Promise<void> {
-    return this.session?.send(to, signal) ?? Promise.resolve();
-  }
-
-  async leave(): Promise<void> {
-    this.generation++;
-    const session = this.session;
-    this.session = undefined;
-    await session?.stop();
+    return new RelaySession(this.settings, connection, codec, this.seen, events);
   }
 }
 
 /** One join of one relay: its subscription, announcements and roster. */
-class RelaySession {
+class RelaySession implements SignalingSession {
   private readonly relay: RelayAttachment;
   private readonly timers: TimerSet;
   /** The relay as error messages name it: credentials redacted. */
   private readonly shownUrl: string;
-  /** Peers heard from through this relay, with when they were last heard. */
-  private readonly roster = new Map<string, number>();
+  /** Peers heard from through this relay: announcements, and the silent ones dropped. */
+  private readonly roster: PresenceRoster;
   private inbound: Promise<void> = Promise.resolve();
-  /** What the relay delivered before it confirmed our announcement, told to the core once it has. */
-  private readonly held: (() => void)[] = [];
   /** Signals wait for the subscription to be sent, not for the join. */
   private outbound: Promise<void>;
   private pendingConfirm: { id: string; settle(error?: P2PError): void } | undefined;
@@ -95,6 +66,7 @@ class RelaySession {
   ) {
     this.timers = new TimerSet(settings.clock);
     this.shownUrl = redactUrl(connection.url);
+    this.roster = new PresenceRoster(this.timers, settings.announceIntervalMs, () => void this.announce(), (peerId) => events.peerLeft(peerId));
     this.relay = connection.attach(
       {
         // One at a time: with a room secret opening is async, and offers must stay before their candidates.
@@ -119,8 +91,7 @@ class RelaySession {
       if (!this.relay.publish(presence)) this.fail(new P2PError(P2PErrorCode.SIGNALING, `relay ${this.shownUrl} closed the connection while we joined`));
     });
     this.joined = true;
-    for (const tell of this.held.splice(0)) tell();
-    this.announceLater(0);
+    this.roster.start();
   }
 
   send(to: string, signal: unknown): Promise<void> {
@@ -170,19 +141,16 @@ class RelaySession {
     }
     if (this.seen.has(raw.id)) return;
     this.seen.set(raw.id, true);
-    this.roster.set(result.from, clock.now());
-    if (result.type === 'gone') this.roster.delete(result.from);
-    const tell = () => {
-      if (this.stopped) return;
-      if (result.type === 'here') this.events.peerJoined(result.from);
-      else if (result.type === 'signal') for (const signal of result.signals) this.events.signal(result.from, signal);
-      else this.events.peerLeft(result.from);
-    };
-    // Our subscription is live well before the relay's OK (50–500 ms on a busy relay). Until
-    // then the join has not resolved and the handler is not handed out: a link the core made
-    // now could connect, and emit connect$, before anyone listens.
-    if (this.joined) tell();
-    else if (this.held.length < MAX_HELD_EVENTS) this.held.push(tell);
+    // Our subscription is live well before the relay's OK (50–500 ms on a busy relay): what
+    // comes before it goes to the core once the join resolves (the kit's pre-join rule).
+    if (result.type === 'gone') {
+      this.roster.forget(result.from);
+      this.events.peerLeft(result.from);
+      return;
+    }
+    this.roster.heardFrom(result.from);
+    if (result.type === 'signal') for (const signal of result.signals) this.events.signal(result.from, signal);
+    else this.events.peerJoined(result.from);
   }
 
   private onOk(id: string, accepted: boolean, reason: string): void {
@@ -194,32 +162,12 @@ class RelaySession {
     if (!accepted) this.report(new P2PError(P2PErrorCode.SIGNALING, `relay ${this.shownUrl} refused an event: ${reason}`));
   }
 
-  private announceLater(round: number): void {
-    const repeats = ANNOUNCE_REPEATS_MS;
-    const delay = round < repeats.length ? repeats[round]! - (repeats[round - 1] ?? 0) : this.settings.announceIntervalMs;
-    this.timers.after(delay, () => {
-      if (round >= repeats.length) this.forgetSilentPeers();
-      void this.announce();
-      this.announceLater(round + 1);
-    });
-  }
-
   private async announce(): Promise<void> {
     try {
       const presence = await this.codec.presence('here');
       if (!this.stopped) this.relay.publish(presence);
     } catch (error) {
       this.report(toP2PError(error, P2PErrorCode.SIGNALING, 'cannot make a presence announcement'));
-    }
-  }
-
-  private forgetSilentPeers(): void {
-    const limit = SILENT_INTERVALS_BEFORE_GONE * this.settings.announceIntervalMs;
-    const now = this.settings.clock.now();
-    for (const [peerId, heard] of this.roster) {
-      if (now - heard <= limit) continue;
-      this.roster.delete(peerId);
-      this.events.peerLeft(peerId);
     }
   }
 
