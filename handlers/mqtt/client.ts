@@ -1,6 +1,5 @@
 import type { IClientOptions } from 'mqtt';
-import { createMeshHandlerCreator, type MeshHandlerCreator } from '../../src/mesh/mesh-creator.js';
-import { assertId, invalidOption, type WebRTCMeshOptions } from '../../src/mesh/options.js';
+import { assertId, createMeshHandlerCreator, invalidOption, type MeshHandlerCreator, type WebRTCMeshOptions } from '../../src/kit/index.js';
 import { RoomKeys } from './room.js';
 import { MqttSignaling } from './transport.js';
 

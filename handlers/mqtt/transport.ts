@@ -1,7 +1,7 @@
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { P2PError, P2PErrorCode, redactUrl, toP2PError } from '../../src/errors.js';
-import { randomId } from '../../src/mesh/options.js';
-import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
+import {
+  P2PError, P2PErrorCode, SessionTransport, randomId, redactUrl, toP2PError, type SignalingEvents, type SignalingSession,
+} from '../../src/kit/index.js';
 import { RoomInbox, type InboxOwner } from './inbox.js';
 import type { RoomKeys } from './room.js';
 
@@ -30,34 +30,21 @@ export interface MqttSignalingSettings {
  * deletes itself (the last will, an empty retained payload) when the client dies, so a newcomer
  * learns the room from its subscription alone and nobody publishes anything while idle.
  */
-export class MqttSignaling implements SignalingTransport {
+export class MqttSignaling extends SessionTransport {
   /** Members hear the newcomer's presence as it hears their retained ones. */
   readonly sharedRoster = true;
-  private session: MqttSession | undefined;
 
-  constructor(private readonly settings: MqttSignalingSettings) {}
-
-  join(room: string, peerId: string, events: SignalingEvents): Promise<void> {
-    void this.session?.close();
-    const session = new MqttSession(this.settings, room, peerId, events);
-    this.session = session;
-    return session.start();
+  constructor(private readonly settings: MqttSignalingSettings) {
+    super();
   }
 
-  send(to: string, signal: unknown): Promise<void> {
-    if (!this.session) return Promise.reject(new P2PError(P2PErrorCode.SIGNALING, 'not joined to an MQTT broker'));
-    return this.session.send(to, signal);
-  }
-
-  leave(): Promise<void> {
-    const session = this.session;
-    this.session = undefined;
-    return session ? session.close() : Promise.resolve();
+  protected openSession(room: string, peerId: string, events: SignalingEvents): SignalingSession {
+    return new MqttSession(this.settings, room, peerId, events);
   }
 }
 
 /** One connection's life: connect, subscribe, announce; then relay until lost or left. */
-class MqttSession implements InboxOwner {
+class MqttSession implements InboxOwner, SignalingSession {
   /** Set once derived, before the client exists. */
   keys!: RoomKeys;
   private client: MqttClient | undefined;
@@ -179,7 +166,7 @@ class MqttSession implements InboxOwner {
 
   // ---- leaving ----------------------------------------------------------------------
 
-  close(): Promise<void> {
+  stop(): Promise<void> {
     return (this.closing ??= this.disconnect());
   }
 
