@@ -1,12 +1,10 @@
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
-import { randomId } from '../../src/mesh/options.js';
-import type { SignalingEvents, SignalingTransport } from '../../src/mesh/signaling.js';
-import type { Clock } from '../../src/mesh/timers.js';
+import {
+  P2PError, P2PErrorCode, SealedSignals, SessionTransport, randomId,
+  type Clock, type SealedRoom, type SignalingEvents, type SignalingSession, type WebSocketConstructor,
+} from '../../src/kit/index.js';
 import type { PeerServerEndpoint } from './endpoint.js';
 import { isPeerJsId, roomKeyOf } from './protocol.js';
 import { RoomSession } from './room.js';
-import type { WebSocketConstructor } from '../../src/kit/websocket.js';
-import { SealedSignals, type SealedRoom } from '../../src/room-seal.js';
 
 export interface PeerJsSignalingSettings {
   endpoint: PeerServerEndpoint;
@@ -32,30 +30,31 @@ export interface PeerJsSignalingSettings {
  * keeps the WebRTC links. Each join is a fresh RoomSession; the tokens outlive them, so a
  * re-join after a lost connection takes over whatever the server still holds for us.
  */
-export class PeerJsSignaling implements SignalingTransport {
-  private session: RoomSession | undefined;
-  private generation = 0;
+export class PeerJsSignaling extends SessionTransport {
+  private current: RoomSession | undefined;
   private discovery: boolean;
   private readonly memberToken: string;
   private readonly slotToken = randomId(24);
-  private sealed: SealedSignals | undefined;
 
   constructor(private readonly settings: PeerJsSignalingSettings) {
+    super();
     this.discovery = settings.discovery;
     this.memberToken = settings.token ?? randomId(24);
   }
 
-  async join(room: string, peerId: string, events: SignalingEvents): Promise<void> {
+  /** The room slot this peer holds (newcomers find it there); undefined until claimed. For diagnostics. */
+  get slot(): number | undefined {
+    return this.current?.slotNumber;
+  }
+
+  protected async openSession(room: string, peerId: string, events: SignalingEvents): Promise<SignalingSession> {
     if (!isPeerJsId(peerId)) {
       throw new P2PError(
         P2PErrorCode.INVALID_OPTION,
         `peer id ${JSON.stringify(peerId).slice(0, 80)} is not a PeerJS id (letters and digits, single ' ', '_' or '-' between them)`,
       );
     }
-    await this.leave();
-    const generation = this.generation;
     const [roomKey, WebSocket, sealedRoom] = await Promise.all([roomKeyOf(room), this.settings.WebSocket(), this.settings.sealedRoom(room)]);
-    if (generation !== this.generation) throw new P2PError(P2PErrorCode.DESTROYED, 'left before the room was joined');
     const sealed = new SealedSignals(sealedRoom, peerId);
     const session = new RoomSession(
       {
@@ -69,31 +68,22 @@ export class PeerJsSignaling implements SignalingTransport {
       roomKey,
       peerId,
       {
-        ...events,
+        peerJoined: (id) => events.peerJoined(id),
+        peerLeft: (id) => events.peerLeft(id),
+        lost: (error) => events.lost(error),
+        error: (error) => events.error(error),
         // The PeerServer relays signals it can neither read nor alter (src/room-seal.ts).
         signal: (from, payload) => sealed.receive(from, payload, events),
       },
     );
-    this.sealed = sealed;
-    this.session = session;
-    await session.start();
-  }
-
-  /** The room slot this peer holds (newcomers find it there); undefined until claimed. For diagnostics. */
-  get slot(): number | undefined {
-    return this.session?.slotNumber;
-  }
-
-  send(to: string, signal: unknown): void {
-    const { session, sealed } = this;
-    if (!session || !sealed) return;
-    sealed.send(to, signal, (text) => session.sendSignal(to, text));
-  }
-
-  async leave(): Promise<void> {
-    this.generation++;
-    const session = this.session;
-    this.session = undefined;
-    await session?.leave();
+    this.current = session;
+    return {
+      start: () => session.start(),
+      send: (to, signal) => sealed.send(to, signal, (text) => session.sendSignal(to, text)),
+      stop: async () => {
+        if (this.current === session) this.current = undefined;
+        await session.leave();
+      },
+    };
   }
 }
