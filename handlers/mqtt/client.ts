@@ -1,5 +1,8 @@
 import type { IClientOptions } from 'mqtt';
-import { assertId, createMeshHandlerCreator, invalidOption, type MeshHandlerCreator, type WebRTCMeshOptions } from '../../src/kit/index.js';
+import {
+  assertId, createMeshHandlerCreator, invalidOption,
+  type MeshHandlerCreator, type WebRTCMeshOptions,
+} from '../../src/kit/index.js';
 import { RoomKeys } from './room.js';
 import { MqttSignaling } from './transport.js';
 

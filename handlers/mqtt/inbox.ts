@@ -1,5 +1,4 @@
-import { P2PError, P2PErrorCode, toP2PError } from '../../src/errors.js';
-import type { SignalingEvents } from '../../src/mesh/signaling.js';
+import { P2PError, P2PErrorCode, toP2PError, type SignalingEvents } from '../../src/kit/index.js';
 import { HASH_PATTERN, type RoomKeys } from './room.js';
 
 /** Sealed SDP is at most ~90 KB; anything far larger is an attack on our memory. */

@@ -1,5 +1,4 @@
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
-import { ROOM_KEY_ITERATIONS, RoomCipher, sha256Hex } from '../../src/room-crypto.js';
+import { P2PError, P2PErrorCode, ROOM_KEY_ITERATIONS, RoomCipher, sha256Hex } from '../../src/kit/index.js';
 
 /**
  * What a public broker sees of a room, and how peers read it. Anyone may subscribe to `#`,

@@ -1,6 +1,7 @@
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import {
-  P2PError, P2PErrorCode, SessionTransport, randomId, redactUrl, toP2PError, type SignalingEvents, type SignalingSession,
+  P2PError, P2PErrorCode, randomId, redactUrl, SessionTransport, toP2PError,
+  type SignalingEvents, type SignalingSession,
 } from '../../src/kit/index.js';
 import { RoomInbox, type InboxOwner } from './inbox.js';
 import type { RoomKeys } from './room.js';

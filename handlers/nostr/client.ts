@@ -1,16 +1,14 @@
 import { decode as decodeNip19 } from 'nostr-tools/nip19';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
-import { createMeshHandlerCreator, type MeshHandlerCreator } from '../../src/mesh/mesh-creator.js';
-import { invalidOption, type WebRTCMeshOptions } from '../../src/mesh/options.js';
-import { systemClock } from '../../src/mesh/timers.js';
-import { RoomCipher } from '../../src/room-crypto.js';
+import {
+  createMeshHandlerCreator, invalidOption, P2PError, P2PErrorCode, resolveWebSocket, RoomCipher, systemClock,
+  type MeshHandlerCreator, type WebRTCMeshOptions, type WebSocketConstructor,
+} from '../../src/kit/index.js';
 import type { P2PPeer } from '../../src/types.js';
 import { NostrRoomCodec } from './codec.js';
 import { loadSigner } from './signer.js';
 import { DEFAULT_KIND, EPHEMERAL_KIND_MAX, EPHEMERAL_KIND_MIN, PROTOCOL_ID, isPublicKey, nostrRoomTag } from './protocol.js';
 import { RelayConnection } from './relay-connection.js';
-import { resolveWebSocket, type WebSocketConstructor } from '../../src/kit/websocket.js';
 import { NostrRelaySignaling } from './transport.js';
 
 export { DEFAULT_KIND, nostrRoomTag } from './protocol.js';

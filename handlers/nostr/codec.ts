@@ -1,10 +1,6 @@
 import { decrypt as nip44Decrypt, encrypt as nip44Encrypt, getConversationKey } from 'nostr-tools/nip44';
 import { getEventHash, getPublicKey, type NostrEvent } from 'nostr-tools/pure';
-import { P2PError, P2PErrorCode, withPeerId } from '../../src/errors.js';
-import { randomId } from '../../src/mesh/options.js';
-import type { Clock } from '../../src/mesh/timers.js';
-import type { RoomCipher } from '../../src/room-crypto.js';
-import { BoundedMap } from '../../src/kit/bounded-map.js';
+import { BoundedMap, P2PError, P2PErrorCode, randomId, withPeerId, type Clock, type RoomCipher } from '../../src/kit/index.js';
 import type { NostrSigner } from './signer.js';
 import { PRESENCE_TAG, parseBody, tagValue, type Body, type Decoded, type WireEvent } from './protocol.js';
 

@@ -1,5 +1,4 @@
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
-import { ROOM_KEY_ITERATIONS, sha256Hex } from '../../src/room-crypto.js';
+import { P2PError, P2PErrorCode, ROOM_KEY_ITERATIONS, sha256Hex } from '../../src/kit/index.js';
 
 /**
  * The wire format. Every event is ephemeral (relays forward it and never store it) and signed

@@ -1,7 +1,4 @@
-import { P2PError, P2PErrorCode, redactUrl } from '../../src/errors.js';
-import { randomId } from '../../src/mesh/options.js';
-import { BoundedMap } from '../../src/kit/bounded-map.js';
-import type { WebSocketConstructor } from '../../src/kit/websocket.js';
+import { BoundedMap, P2PError, P2PErrorCode, randomId, redactUrl, type WebSocketConstructor } from '../../src/kit/index.js';
 import { RelaySocket } from './relay-socket.js';
 
 /** What one subscription hears from the relay. */

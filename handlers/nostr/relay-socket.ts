@@ -1,5 +1,4 @@
-import { P2PError, P2PErrorCode, redactUrl } from '../../src/errors.js';
-import type { WebSocketConstructor, WebSocketLike } from '../../src/kit/websocket.js';
+import { P2PError, P2PErrorCode, redactUrl, type WebSocketConstructor, type WebSocketLike } from '../../src/kit/index.js';
 
 
 /** What a relay says, already parsed. */

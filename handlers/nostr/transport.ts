@@ -1,5 +1,5 @@
 import {
-  BoundedMap, P2PError, P2PErrorCode, PresenceRoster, SessionTransport, TimerSet, redactUrl, toP2PError,
+  BoundedMap, P2PError, P2PErrorCode, PresenceRoster, redactUrl, SessionTransport, TimerSet, toP2PError,
   type Clock, type SignalingEvents, type SignalingSession,
 } from '../../src/kit/index.js';
 import type { NostrRoomCodec } from './codec.js';

@@ -1,12 +1,11 @@
 import type { PeerOptions } from 'peerjs';
-import { createMeshHandlerCreator, type MeshHandlerCreator } from '../../src/mesh/mesh-creator.js';
-import { MESH_DEFAULTS, invalidOption, type WebRTCMeshOptions } from '../../src/mesh/options.js';
-import { systemClock } from '../../src/mesh/timers.js';
+import {
+  createMeshHandlerCreator, invalidOption, MESH_DEFAULTS, resolveWebSocket, sealedRooms, systemClock,
+  type MeshHandlerCreator, type WebRTCMeshOptions, type WebSocketConstructor,
+} from '../../src/kit/index.js';
 import { describeEndpoint, normalizePath, type PeerServerEndpoint } from './endpoint.js';
 import { isPeerJsId, peerjs } from './protocol.js';
-import { resolveWebSocket, type WebSocketConstructor } from '../../src/kit/websocket.js';
 import { PeerJsSignaling, type PeerJsSignalingSettings } from './transport.js';
-import { sealedRooms } from '../../src/room-seal.js';
 
 /** The public PeerJS cloud, as the peerjs client defaults to it. */
 export const PEERJS_CLOUD = Object.freeze({ host: peerjs.util.CLOUD_HOST, port: peerjs.util.CLOUD_PORT, path: '/', key: 'peerjs', secure: true });

@@ -1,4 +1,4 @@
-import type { TimerSet } from '../../src/mesh/timers.js';
+import { type TimerSet } from '../../src/kit/index.js';
 
 /** Where a PeerServer is, as the peerjs client's options say it. */
 export interface PeerServerEndpoint {

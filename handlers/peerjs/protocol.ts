@@ -1,6 +1,5 @@
 import * as peerjsModule from 'peerjs';
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
-import { sha256Hex } from '../../src/room-crypto.js';
+import { P2PError, P2PErrorCode, sha256Hex } from '../../src/kit/index.js';
 
 /**
  * The peerjs client library. Node loads its CommonJS build, whose exports arrive as the

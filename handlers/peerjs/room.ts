@@ -1,10 +1,10 @@
-import { P2PError, P2PErrorCode, toP2PError } from '../../src/errors.js';
-import type { SignalingEvents } from '../../src/mesh/signaling.js';
-import { TimerSet, type Clock } from '../../src/mesh/timers.js';
+import {
+  P2PError, P2PErrorCode, TimerSet, toP2PError,
+  type Clock, type SignalingEvents, type WebSocketConstructor,
+} from '../../src/kit/index.js';
 import { listPeers, socketUrl, type PeerServerEndpoint } from './endpoint.js';
 import { ENVELOPE_TYPE, MAX_ROSTER, MAX_SLOT, ServerType, classify, memberId, ownerOf, slotId, type Envelope, type ServerMessage } from './protocol.js';
 import { SlotKeeper } from './slots.js';
-import type { WebSocketConstructor } from '../../src/kit/websocket.js';
 import { PeerServerSocket } from './socket.js';
 
 export interface RoomSettings {

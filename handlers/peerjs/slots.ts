@@ -1,5 +1,4 @@
-import { P2PError, P2PErrorCode, isP2PError } from '../../src/errors.js';
-import type { TimerSet } from '../../src/mesh/timers.js';
+import { isP2PError, P2PError, P2PErrorCode, type TimerSet } from '../../src/kit/index.js';
 import { MAX_SLOT } from './protocol.js';
 import type { PeerServerSocket } from './socket.js';
 

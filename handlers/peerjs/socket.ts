@@ -1,6 +1,4 @@
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
-import type { WebSocketConstructor, WebSocketLike } from '../../src/kit/websocket.js';
-import type { TimerSet } from '../../src/mesh/timers.js';
+import { P2PError, P2PErrorCode, type TimerSet, type WebSocketConstructor, type WebSocketLike } from '../../src/kit/index.js';
 import { ENVELOPE_TYPE, ServerType, parseServerMessage, serverRefusal, type ServerMessage } from './protocol.js';
 
 

@@ -1,5 +1,5 @@
 import {
-  P2PError, P2PErrorCode, SealedSignals, SessionTransport, randomId,
+  P2PError, P2PErrorCode, randomId, SealedSignals, SessionTransport,
   type Clock, type SealedRoom, type SignalingEvents, type SignalingSession, type WebSocketConstructor,
 } from '../../src/kit/index.js';
 import type { PeerServerEndpoint } from './endpoint.js';

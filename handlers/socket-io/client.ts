@@ -1,7 +1,7 @@
 import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import { SocketIoConnection, type SharedSocket } from './connection.js';
 import {
-  P2PError, P2PErrorCode, SealedSignals, createMeshHandlerCreator, invalidOption, redactUrl, sealedRooms, serverUrls,
+  createMeshHandlerCreator, invalidOption, P2PError, P2PErrorCode, redactUrl, sealedRooms, SealedSignals, serverUrls,
   type MeshHandlerCreator, type SealedRoom, type SignalingEvents, type SignalingTransport, type WebRTCImplementation, type WebRTCMeshOptions,
 } from '../../src/kit/index.js';
 import type { P2PPeer } from '../../src/types.js';

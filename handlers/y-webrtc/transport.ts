@@ -1,5 +1,5 @@
 import {
-  P2PError, P2PErrorCode, PresenceRoster, SerialQueue, SessionTransport, TimerSet, WEBSOCKET_OPEN, redactUrl,
+  P2PError, P2PErrorCode, PresenceRoster, redactUrl, SerialQueue, SessionTransport, TimerSet, WEBSOCKET_OPEN,
   type Clock, type OpenedSignal, type SealedRoom, type SignalingEvents, type SignalingSession, type WebSocketConstructor, type WebSocketLike,
 } from '../../src/kit/index.js';
 
