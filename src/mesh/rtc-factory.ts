@@ -1,4 +1,5 @@
 import SimplePeer from 'simple-peer';
+import { clearIceCompleteTimer, simplePeerDefaultConfig } from './simple-peer-internals.js';
 import { TimerSet, type Clock } from './timers.js';
 import type { WebRTCImplementation } from './wrtc.js';
 
@@ -77,18 +78,16 @@ export class RtcFactory {
 
   /** The configuration simple-peer gives its connections: its defaults under ours. */
   private rtcConfig(): RTCConfiguration {
-    return Object.assign({}, (SimplePeer as unknown as { config: RTCConfiguration }).config, this.settings.config);
+    return Object.assign({}, simplePeerDefaultConfig(), this.settings.config);
   }
 }
 
 /** Destroys a simple-peer instance for good: no event, no timer left behind. */
 export function destroyRtc(rtc: SimplePeer.Instance): void {
-  const peer = rtc as SimplePeer.Instance & { _iceCompleteTimer?: ReturnType<typeof setTimeout> };
-  peer.removeAllListeners();
+  rtc.removeAllListeners();
   // An 'error' with no listener would throw; after close nothing it says matters.
-  peer.on('error', () => {});
-  // simple-peer leaves its ICE-complete timer running after destroy (up to 5 s of a live handle).
-  peer.on('close', () => clearTimeout(peer._iceCompleteTimer));
-  peer.destroy();
-  clearTimeout(peer._iceCompleteTimer);
+  rtc.on('error', () => {});
+  rtc.on('close', () => clearIceCompleteTimer(rtc));
+  rtc.destroy();
+  clearIceCompleteTimer(rtc);
 }

@@ -1,5 +1,6 @@
 import type SimplePeer from 'simple-peer';
 import type { IceCandidateInit, RtcSignalData } from './envelope.js';
+import { onIceComplete, peerConnectionOf } from './simple-peer-internals.js';
 import type { TimerSet } from './timers.js';
 
 /** Candidates that turn up within this long of each other travel in one signal. */
@@ -34,7 +35,7 @@ export class SignalBundler {
     private readonly emit: (data: RtcSignalData) => void,
   ) {
     // simple-peer's own event for the end of gathering (the null candidate, or its timeout).
-    rtc.on('_iceComplete' as any, () => this.flushDescription());
+    onIceComplete(rtc, () => this.flushDescription());
   }
 
   /** A local signal from simple-peer. */
@@ -85,6 +86,6 @@ export class SignalBundler {
   }
 
   private pc(): RTCPeerConnection | undefined {
-    return (this.rtc as SimplePeer.Instance & { _pc?: RTCPeerConnection })._pc;
+    return peerConnectionOf(this.rtc);
   }
 }
