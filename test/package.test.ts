@@ -27,6 +27,8 @@ const expectedNames: Record<string, string[]> = {
   './peerjs/server': ['startPeerServer'],
   './mqtt': ['getConnectionHandlerMqtt'],
   './mqtt/broker': ['startMqttBroker'],
+  './kit': ['createMeshHandlerCreator', 'SessionTransport', 'SealedRoom', 'sealedRooms', 'PresenceRoster', 'SerialQueue', 'resolveWebSocket', 'BoundedMap', 'serverUrls', 'TimerSet', 'P2PError'],
+  './y-webrtc': ['getConnectionHandlerYWebrtc', 'Y_WEBRTC_SEAL_SCHEME'],
 };
 const TRANSPORT_LIBRARIES = ['socket.io-client', 'socket.io', 'mqtt', 'aedes', 'peerjs', 'peer', 'nostr-tools', '@nostr-relay/core', 'rxdb', '@roamhq/wrtc', 'node-datachannel'];
 const allowed: Record<string, string[]> = {
@@ -44,6 +46,9 @@ const allowed: Record<string, string[]> = {
   './peerjs/server': ['peer'],
   './mqtt': ['rxjs', 'simple-peer', 'mqtt'],
   './mqtt/broker': ['aedes', 'ws'],
+  './kit': ['rxjs', 'simple-peer'],
+  // `ws` only when there is no global WebSocket (dynamic import).
+  './y-webrtc': ['rxjs', 'simple-peer'],
 };
 
 /** Bare packages reachable through static imports from `file`. */

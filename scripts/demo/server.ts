@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { startService, type RunningService } from '../../src/services.js';
+import { startService, type RunningService } from '../../handlers/services.js';
 import { bundlePage } from './bundle.js';
 import { TRANSPORTS, type DemoConfig, type TransportName } from './page/transports.js';
 

@@ -3,7 +3,7 @@
  * `p2p-handlers serve <kind>` and the demo (`npm start`) run. Each server module is imported
  * only when its kind is asked for, so serving socket.io never needs aedes, peer or the relay.
  */
-import { P2PError, P2PErrorCode } from './errors.js';
+import { P2PError, P2PErrorCode } from '../src/errors.js';
 
 export const SERVICE_KINDS = ['socket.io', 'mqtt', 'nostr', 'peerjs'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
@@ -42,25 +42,25 @@ export async function startService(kind: ServiceKind, options: ServiceOptions = 
   }
   switch (kind) {
     case 'socket.io': {
-      const { startSocketIoSignalingServer } = await import('../handlers/socket-io/server.js');
+      const { startSocketIoSignalingServer } = await import('./socket-io/server.js');
       const server = await startSocketIoSignalingServer({ port, host, redis });
       const endpoints = [`socket.io signaling   ${server.url}  (getConnectionHandlerSocketIo)`];
       if (server.rxdbUrl) endpoints.push(`RxDB signaling (ws)   ${server.rxdbUrl}  (RxDB's getConnectionHandlerSimplePeer)`);
       return service(kind, server.url, endpoints, { url: server.url }, () => server.close());
     }
     case 'mqtt': {
-      const { startMqttBroker } = await import('../handlers/mqtt/broker.js');
+      const { startMqttBroker } = await import('./mqtt/broker.js');
       const broker = await startMqttBroker({ port, wsPort, host });
       const endpoints = [`MQTT broker (tcp)     ${broker.url}  (Node peers)`, `MQTT broker (ws)      ${broker.wsUrl}  (browsers)`];
       return service(kind, broker.url, endpoints, { url: broker.wsUrl }, () => broker.close());
     }
     case 'nostr': {
-      const { startNostrRelay } = await import('../handlers/nostr/relay.js');
+      const { startNostrRelay } = await import('./nostr/relay.js');
       const relay = await startNostrRelay({ port, host });
       return service(kind, relay.url, [`Nostr relay           ${relay.url}  (getConnectionHandlerNostr)`], { url: relay.url }, () => relay.close());
     }
     case 'peerjs': {
-      const { startPeerServer } = await import('../handlers/peerjs/server.js');
+      const { startPeerServer } = await import('./peerjs/server.js');
       const server = await startPeerServer({ port, host });
       const endpoints = [`PeerServer            ${server.url}  (getConnectionHandlerPeerJS, key "${server.key}")`];
       return service(kind, server.url, endpoints, { ...server.clientOptions }, () => server.close());

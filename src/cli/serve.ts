@@ -2,13 +2,9 @@
  * `p2p-handlers serve <kind>`: runs one signaling service in the foreground until SIGINT or
  * SIGTERM, then closes it and lets the process end by itself.
  */
-import type { CliCommand, CliIO } from './cli.js';
-import { isServiceKind, SERVICE_KINDS, startService, type ServiceOptions } from './services.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './command.js';
+import { isServiceKind, SERVICE_KINDS, startService, type ServiceOptions } from '../../handlers/services.js';
 
-/** Same meaning as in src/cli.ts (kept local: a value import would be circular). */
-const OK = 0;
-const FAILURE = 1;
-const USAGE = 2;
 
 const usage = `Usage: p2p-handlers serve <${SERVICE_KINDS.join('|')}> [--port N] [--host H] [options]
 
@@ -97,20 +93,20 @@ async function run(args: string[], io: CliIO): Promise<number> {
   const { kind, options, help, problem } = parse(args);
   if (help) {
     io.out(`${usage}\n`);
-    return OK;
+    return EXIT_OK;
   }
   if (problem || kind === undefined || !isServiceKind(kind)) {
     const reason = problem ?? (kind === undefined ? 'which service?' : `unknown service "${kind}"`);
     io.err(`p2p-handlers serve: ${reason}\n\n${usage}\n`);
-    return USAGE;
+    return EXIT_USAGE;
   }
   if (options.wsPort !== undefined && kind !== 'mqtt') {
     io.err(`p2p-handlers serve: --ws-port applies to mqtt only\n`);
-    return USAGE;
+    return EXIT_USAGE;
   }
   if (options.redis !== undefined && kind !== 'socket.io') {
     io.err(`p2p-handlers serve: --redis applies to socket.io only\n`);
-    return USAGE;
+    return EXIT_USAGE;
   }
   // Listen for the signal before starting, so a Ctrl-C during startup still stops cleanly.
   const stop = stopRequested();
@@ -120,7 +116,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
       service = await startService(kind, options);
     } catch (error) {
       io.err(`p2p-handlers serve: ${kind} did not start: ${error instanceof Error ? error.message : String(error)}\n`);
-      return FAILURE;
+      return EXIT_FAILURE;
     }
     for (const line of service.endpoints) io.out(`${line}\n`);
     io.out('ready (Ctrl-C stops)\n');
@@ -128,7 +124,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
     io.out(`${signal}: stopping ${kind}\n`);
     await service.close();
     io.out('stopped\n');
-    return OK;
+    return EXIT_OK;
   } finally {
     stop.dispose();
   }

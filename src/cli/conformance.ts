@@ -1,14 +1,10 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { extname, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CliCommand, CliIO } from '../cli.js';
-import { REPORTERS, junitReport, tapReport, type ReportedRun, type ReporterName } from './reporters.js';
-import type { ConformanceLevel, ConformanceTarget } from './types.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './command.js';
+import { REPORTERS, junitReport, tapReport, type ReportedRun, type ReporterName } from '../conformance/reporters.js';
+import type { ConformanceLevel, ConformanceTarget } from '../conformance/types.js';
 
-/** Same meaning as in src/cli.ts (kept local: a value import would be circular). */
-const OK = 0;
-const FAILURE = 1;
-const USAGE = 2;
 const TS_EXTENSIONS: ReadonlySet<string> = new Set(['.ts', '.mts', '.cts', '.tsx']);
 const MESSAGE_LINES = 12;
 
@@ -102,23 +98,23 @@ function report(io: CliIO, run: ReportedRun): number {
   if (skipped > 0) io.out(`${skipped} skipped after the first failure (--bail)\n`);
   const failed = failures.length + missing.length;
   io.out(`${run.results.length - failures.length - skipped} passed, ${failed} failed\n`);
-  return failed === 0 ? OK : FAILURE;
+  return failed === 0 ? EXIT_OK : EXIT_FAILURE;
 }
 
 async function run(args: string[], io: CliIO): Promise<number> {
   const parsed = parse(args);
   if (parsed.help) {
     io.out(`${usage}\n`);
-    return OK;
+    return EXIT_OK;
   }
   if (parsed.problem !== undefined || parsed.file === undefined) {
     io.err(`p2p-handlers conformance: ${parsed.problem ?? 'missing <file>'}\n\n${usage}\n`);
-    return USAGE;
+    return EXIT_USAGE;
   }
   const path = resolve(parsed.file);
   if (!existsSync(path) || !statSync(path).isFile()) {
     io.err(`p2p-handlers conformance: no such file: ${parsed.file}\n`);
-    return USAGE;
+    return EXIT_USAGE;
   }
   // uvu reads this once, when first imported: from here on it queues suites instead of
   // running them on a timer, and exec() below runs them. Set before the target loads,
@@ -129,18 +125,18 @@ async function run(args: string[], io: CliIO): Promise<number> {
     target = (await loadModule(path)).default;
   } catch (error) {
     io.err(`p2p-handlers conformance: could not load ${parsed.file}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return FAILURE;
+    return EXIT_FAILURE;
   }
-  const conformance: typeof import('./index.js') = await import('./index.js');
+  const conformance: typeof import('../conformance/index.js') = await import('../conformance/index.js');
   if (target === undefined) {
     io.err(`p2p-handlers conformance: ${parsed.file} has no default export; export default a ConformanceTarget { name, creator, … }\n`);
-    return FAILURE;
+    return EXIT_FAILURE;
   }
   try {
     conformance.validateTarget(target);
   } catch (error) {
     io.err(`p2p-handlers conformance: the default export of ${parsed.file} is not a valid target: ${describe(error)}\n`);
-    return FAILURE;
+    return EXIT_FAILURE;
   }
   const { exec } = await import('uvu');
   const queue = ((globalThis as { UVU_QUEUE?: unknown[][] }).UVU_QUEUE ??= []);
@@ -149,7 +145,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
   const suiteRun = conformance.runConformanceSuite(target as ConformanceTarget<unknown>, options);
   if (suiteRun.cases.length === 0) {
     io.err(`p2p-handlers conformance: no case matches --grep ${parsed.grep ?? ''}\n`);
-    return USAGE;
+    return EXIT_USAGE;
   }
   const machine = parsed.reporter !== 'default';
   // A report on stdout must be the only thing there: uvu's progress goes nowhere meanwhile.
@@ -165,7 +161,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
   const text = (parsed.reporter === 'junit' ? junitReport : tapReport)(run, describe);
   if (parsed.output === undefined) {
     io.out(text);
-    return run.results.every((result) => result.passed || result.skipped) && run.results.length === run.cases.length ? OK : FAILURE;
+    return run.results.every((result) => result.passed || result.skipped) && run.results.length === run.cases.length ? EXIT_OK : EXIT_FAILURE;
   }
   writeFileSync(parsed.output, text);
   return report(io, run);

@@ -7,28 +7,11 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { conformanceCommand } from './conformance/command.js';
-import { serveCommand } from './serve-command.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './command.js';
+import { conformanceCommand } from './conformance.js';
+import { serveCommand } from './serve.js';
 
-export interface CliIO {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-export interface CliCommand {
-  /** The word after `p2p-handlers`. */
-  name: string;
-  /** One line for the command list. */
-  summary: string;
-  /** Full help, printed for `p2p-handlers <name> --help`. */
-  usage: string;
-  /** Resolves to the exit code. */
-  run(args: string[], io: CliIO): Promise<number>;
-}
-
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+export type { CliCommand, CliIO } from './command.js';
 
 const COMMANDS: readonly CliCommand[] = Object.freeze([conformanceCommand, serveCommand]);
 
