@@ -45,6 +45,19 @@ async function sendAll(raw: RawPeer, frames: readonly Uint8Array[]): Promise<num
   return sent;
 }
 
+/** Handler A ('aaaa', with `options`) linked to an honest handler B; each side's peer object for the other. */
+async function aWithHonestPeer(bus: SignalingBus, options: Record<string, unknown>): Promise<{ a: WebRTCMeshHandler; honest: WebRTCMeshHandler; onA: P2PPeer; bSideA: P2PPeer }> {
+  const a = await createWebRTCMeshHandler({ signaling: bus.transport(), topic: TOPIC, peerId: 'aaaa', ...fast, ...options });
+  opened.push(a);
+  // Its id sorts after the raw peers', so it waits for them to initiate (they never do) instead
+  // of offering to them: a RawPeer answers one offerer only.
+  const honestLinked = next(a.connect$, 'A connect$ of the honest peer', 20_000, (peer) => peer.id === 'zzzz-honest');
+  const honest = await createWebRTCMeshHandler({ signaling: bus.transport(), topic: TOPIC, peerId: 'zzzz-honest', ...fast });
+  opened.push(honest);
+  const honestSeesA = next(honest.connect$, 'B connect$ of A', 20_000);
+  return { a, honest, onA: await honestLinked, bSideA: await honestSeesA };
+}
+
 /** A raw peer joined to the topic and linked to `a`; resolves with the peer object `a` gave it. */
 async function linkedRawPeer(bus: SignalingBus, a: WebRTCMeshHandler, id: string): Promise<{ raw: RawPeer; peer: P2PPeer; leave(): Promise<void> }> {
   const transport = bus.transport();
@@ -62,16 +75,7 @@ test('a seeded corpus of bad frames: each malicious peer is dropped with a coded
   const bus = new SignalingBus();
   const raws: RawPeer[] = [];
   try {
-    const a = await createWebRTCMeshHandler({ signaling: bus.transport(), topic: TOPIC, peerId: 'aaaa', maxMessageBytes: MAX_MESSAGE_BYTES, ...fast });
-    opened.push(a);
-    // Its id sorts after the raw peers', so it waits for them to initiate (they never do) instead
-    // of offering to them: a RawPeer answers one offerer only.
-    const honestLinked = next(a.connect$, 'A connect$ of the honest peer', 20_000, (peer) => peer.id === 'zzzz-honest');
-    const honest = await createWebRTCMeshHandler({ signaling: bus.transport(), topic: TOPIC, peerId: 'zzzz-honest', ...fast });
-    opened.push(honest);
-    const honestSeesA = next(honest.connect$, 'B connect$ of A', 20_000);
-    const onA = await honestLinked;
-    const bSideA = await honestSeesA;
+    const { a, honest, onA, bSideA } = await aWithHonestPeer(bus, { maxMessageBytes: MAX_MESSAGE_BYTES });
     await exchange(a, onA, honest, 'A→B before the corpus');
     const honestDropped: P2PPeer[] = [];
     a.disconnect$.subscribe((peer) => peer === onA && honestDropped.push(peer));
@@ -145,16 +149,9 @@ test('half-sent messages from several peers hold at most maxReassemblyBytes toge
   const MiB = 1024 * 1024;
   try {
     const baseline = settledMemory();
-    const a = await createWebRTCMeshHandler({ signaling: bus.transport(), topic: TOPIC, peerId: 'aaaa', maxMessageBytes: 4 * MiB, maxReassemblyBytes: 8 * MiB, ...fast });
-    opened.push(a);
+    const { a, honest, onA, bSideA } = await aWithHonestPeer(bus, { maxMessageBytes: 4 * MiB, maxReassemblyBytes: 8 * MiB });
     const limited: P2PError[] = [];
     a.error$.subscribe((error) => error.code === P2PErrorCode.LIMIT_EXCEEDED && limited.push(error));
-    const honestLinked = next(a.connect$, 'A connect$ of the honest peer', 20_000, (peer) => peer.id === 'zzzz-honest');
-    const honest = await createWebRTCMeshHandler({ signaling: bus.transport(), topic: TOPIC, peerId: 'zzzz-honest', ...fast });
-    opened.push(honest);
-    const honestSeesA = next(honest.connect$, 'B connect$ of A', 20_000);
-    const onA = await honestLinked;
-    const bSideA = await honestSeesA;
 
     // Three peers each send 3 MiB of a 4 MiB message and stop: 4 MiB buffers each (the buffer
     // doubles), 12 MiB against a budget of 8. Whatever the order, one growth cannot fit.

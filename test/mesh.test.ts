@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { createWebRTCMeshHandler, type WebRTCMeshHandler, simulateCrash } from '../src/mesh/mesh.js';
 import { FrameType } from '../src/mesh/framing.js';
 import type { P2PError } from '../src/errors.js';
+import type { P2PPeer } from '../src/types.js';
 import { SignalingBus } from './helpers/signaling-bus.js';
 import { RawPeer } from './helpers/raw-peer.js';
 import { next } from './helpers/wait.js';
@@ -16,6 +17,18 @@ async function handler(bus: SignalingBus, topic: string, extra: Record<string, u
   const created = await createWebRTCMeshHandler({ signaling: bus.transport(), topic, ...fast, ...extra });
   opened.push(created);
   return created;
+}
+
+/** A raw peer 'zzzz' in `topic`, linked to `a` (A offers: its id sorts first). */
+async function rawPeerLinkedTo(bus: SignalingBus, a: WebRTCMeshHandler, topic: string): Promise<{ raw: RawPeer; peer: P2PPeer }> {
+  const raw = new RawPeer(bus.transport(), 'zzzz');
+  rawPeers.push(raw);
+  const connected = next(a.connect$, 'A connect$ of the raw peer');
+  const linkOpen = raw.connected();
+  await raw.join(topic);
+  const peer = await connected;
+  await linkOpen;
+  return { raw, peer };
 }
 
 test.after.each(async () => {
@@ -95,13 +108,7 @@ test('replayed signals of a peer\'s earlier session never tear down the links to
 test('a peer that sends an absurd chunk header is dropped with ERR_PAYLOAD_TOO_LARGE', async () => {
   const bus = new SignalingBus();
   const a = await handler(bus, 'evil-topic', { peerId: 'aaaa', maxMessageBytes: 1024 * 1024 });
-  const raw = new RawPeer(bus.transport(), 'zzzz');
-  rawPeers.push(raw);
-  const connected = next(a.connect$, 'A connect$ of the raw peer');
-  const linkOpen = raw.connected();
-  await raw.join('evil-topic');
-  const peer = await connected;
-  await linkOpen;
+  const { raw, peer } = await rawPeerLinkedTo(bus, a, 'evil-topic');
   const error = next(a.error$, 'A error$', 10_000, (e: P2PError) => e.code === 'ERR_PAYLOAD_TOO_LARGE');
   const dropped = next(a.disconnect$, 'A disconnect$ of the raw peer');
   const header = new Uint8Array(7);
@@ -117,13 +124,7 @@ test('a peer that sends an absurd chunk header is dropped with ERR_PAYLOAD_TOO_L
 test('a room member flooding one link with signals is dropped with ERR_PROTOCOL once past the per-link cap', async () => {
   const bus = new SignalingBus();
   const a = await handler(bus, 'flood-topic', { peerId: 'aaaa' });
-  const raw = new RawPeer(bus.transport(), 'zzzz');
-  rawPeers.push(raw);
-  const connected = next(a.connect$, 'A connect$ of the raw peer');
-  const linkOpen = raw.connected();
-  await raw.join('flood-topic');
-  const peer = await connected;
-  await linkOpen;
+  const { raw, peer } = await rawPeerLinkedTo(bus, a, 'flood-topic');
   const error = next(a.error$, 'ERR_PROTOCOL for the flood', 15_000, (e: P2PError) => e.code === 'ERR_PROTOCOL');
   const dropped = next(a.disconnect$, 'A disconnect$ of the flooding peer', 15_000);
   // Valid, harmless candidates (end of candidates), each under a new signal number.
