@@ -1,4 +1,4 @@
-import { P2PError, P2PErrorCode, redactUrl, type WebSocketConstructor, type WebSocketLike } from '../../src/kit/index.js';
+import { P2PError, P2PErrorCode, readJsonFrame, redactUrl, type WebSocketConstructor, type WebSocketLike } from '../../src/kit/index.js';
 
 
 /** What a relay says, already parsed. */
@@ -110,14 +110,9 @@ export class RelaySocket {
   private receive(data: unknown): void {
     if (this.closed) return;
     const problem = (why: string) => this.events.problem(new P2PError(P2PErrorCode.SIGNALING, `relay ${redactUrl(this.url)} ${why}`));
-    if (typeof data !== 'string') return problem('sent a binary or empty message');
-    if (data.length > MAX_MESSAGE_CHARS) return problem(`sent an oversize message (${data.length} chars)`);
-    let message: unknown;
-    try {
-      message = JSON.parse(data);
-    } catch {
-      return problem('sent a message that is not JSON');
-    }
+    const frame = readJsonFrame(data, MAX_MESSAGE_CHARS);
+    if ('problem' in frame) return problem(`sent ${frame.problem}`);
+    const message = frame.value;
     if (!Array.isArray(message) || typeof message[0] !== 'string') return problem('sent a message that is not a NIP-01 array');
     const [type, first, second, third] = message as [string, unknown, unknown, unknown];
     switch (type) {

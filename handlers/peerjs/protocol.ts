@@ -1,5 +1,5 @@
 import * as peerjsModule from 'peerjs';
-import { P2PError, P2PErrorCode, sha256Hex } from '../../src/kit/index.js';
+import { P2PError, P2PErrorCode, readJsonFrame, sha256Hex } from '../../src/kit/index.js';
 
 /**
  * The peerjs client library. Node loads its CommonJS build, whose exports arrive as the
@@ -71,13 +71,9 @@ export interface ServerMessage {
 /** Parses one WebSocket frame from the server; anything unusable is an ERR_SIGNALING error. */
 export function parseServerMessage(data: unknown): ServerMessage | P2PError {
   const malformed = (why: string) => new P2PError(P2PErrorCode.SIGNALING, `PeerServer sent a malformed message: ${why}`);
-  if (typeof data !== 'string') return malformed('not a text frame');
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    return malformed('not JSON');
-  }
+  const frame = readJsonFrame(data, Number.POSITIVE_INFINITY);
+  if ('problem' in frame) return malformed(frame.problem);
+  const { value } = frame;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return malformed('not an object');
   const { type, src, payload } = value as Record<string, unknown>;
   if (typeof type !== 'string' || type.length === 0 || type.length > 32) return malformed('no type');

@@ -1,5 +1,5 @@
 import {
-  P2PError, P2PErrorCode, PresenceRoster, redactUrl, SerialQueue, SessionTransport, TimerSet, WEBSOCKET_OPEN,
+  P2PError, P2PErrorCode, PresenceRoster, readJsonFrame, redactUrl, SerialQueue, SessionTransport, TimerSet, WEBSOCKET_OPEN,
   type Clock, type OpenedSignal, type SealedRoom, type SignalingEvents, type SignalingSession, type WebSocketConstructor, type WebSocketLike,
 } from '../../src/kit/index.js';
 
@@ -103,15 +103,10 @@ class YWebrtcSession implements SignalingSession {
   }
 
   private receive(data: unknown): void {
-    if (this.stopped || typeof data !== 'string' && !(data instanceof Uint8Array)) return;
-    const text = String(data);
-    let message: { type?: unknown; topic?: unknown; data?: unknown };
-    try {
-      if (text.length > MAX_MESSAGE_CHARS) throw new Error('oversize');
-      message = JSON.parse(text);
-    } catch {
-      return this.junk(`the y-webrtc signaling server ${this.shownUrl} sent an unreadable message`);
-    }
+    if (this.stopped) return;
+    const frame = readJsonFrame(typeof data === 'string' ? data : String(data ?? ''), MAX_MESSAGE_CHARS);
+    if ('problem' in frame) return this.junk(`the y-webrtc signaling server ${this.shownUrl} sent ${frame.problem}`);
+    const message = frame.value as { type?: unknown; topic?: unknown; data?: unknown } | null;
     if (message?.type !== 'publish' || message.topic !== this.room.name) return;
     this.inbound.run(() => this.room.openBroadcast(message.data)).then(
       (opened) => this.deliver(opened),

@@ -21,4 +21,5 @@ export { SerialQueue } from './serial-queue.js';
 export { PresenceRoster, ANNOUNCE_REPEATS_MS } from './presence.js';
 export { BoundedMap } from './bounded-map.js';
 export { serverUrls } from './server-urls.js';
+export { readJsonFrame } from './json-frame.js';
 export { WEBSOCKET_OPEN, resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
