@@ -128,9 +128,12 @@ export class PeerLink {
   /** Feeds an offer, answer or candidate(s) from the remote. */
   signal(data: RtcSignalData): void {
     if (this.state === 'closed' || this.frozen) return;
+    // An end-of-candidates marker (an empty candidate) adds nothing, and simple-peer writes a
+    // console warning for each one it cannot add.
+    const candidates = data.type === 'candidates' ? data.candidates : data.type === 'candidate' ? [data.candidate] : [];
     try {
-      if (data.type !== 'candidates') this.rtc.signal(data as SimplePeer.SignalData);
-      else for (const candidate of data.candidates) this.rtc.signal({ type: 'candidate', candidate } as SimplePeer.SignalData);
+      if (data.type !== 'candidates' && data.type !== 'candidate') this.rtc.signal(data as SimplePeer.SignalData);
+      else for (const candidate of candidates) if (candidate.candidate !== '') this.rtc.signal({ type: 'candidate', candidate } as SimplePeer.SignalData);
     } catch (error) {
       this.close(toP2PError(error, P2PErrorCode.PROTOCOL, `peer ${this.remoteId} sent an unusable signal`, this.remoteId));
     }
