@@ -3,8 +3,8 @@
  * a peer with the wrong room secret never connects (we wait until its traffic has reached the
  * honest side and been refused, then check nobody connected), an observer of all broker or
  * relay traffic reads no SDP, ICE, address, topic (nor, on MQTT, a peer id), and nobody can
- * speak under another peer's id. Transport-level details live in mqtt.test.ts,
- * nostr-transport.test.ts and peerjs-hostile.test.ts; this file checks the promises end to end.
+ * speak under another peer's id. Transport-level details live in mqtt.client.test.ts,
+ * nostr.client.test.ts and peerjs.hostile-peer.test.ts; this file checks the promises end to end.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -4,7 +4,7 @@
  * `mutateRecord` (wrong types, missing and extra fields of any JSON message), `nonJsonText`,
  * `engineIoGarbage` (raw engine.io/socket.io frames) and `wsClientFrame` (a raw masked frame).
  * Built on the PRNG and session shape of ./hostile-frames.ts; the same seed gives the same
- * corpus (`HOSTILE_SEED=… npm test -- hostile-socket-io`).
+ * corpus (`HOSTILE_SEED=… npm test -- socket-io.hostile-server`).
  */
 import { Rng, type Session } from './hostile-frames.js';
 

@@ -16,7 +16,7 @@ function heard(probe: HandlerProbe, after = 0): string[] {
  * still keep the topics apart: a peer is in a topic only when it joined that topic, and a
  * payload sent on one topic never reaches another. (That a peer replaying link traffic cannot
  * get into a topic is a property of one implementation's wire protocol: this project tests it
- * in test/mesh-topics.test.ts.)
+ * in test/mesh.topics.test.ts.)
  */
 export const isolation = defineGroup('isolation', [
   {
