@@ -35,8 +35,9 @@ class GatedEvents implements SignalingEvents {
     this.tell(() => this.events.signal(from, signal));
   }
   lost(error: P2PError): void {
-    // Before the join resolved, its rejection says it; the core must not also re-join.
-    this.tell(() => this.events.lost(error), false);
+    // Held like the rest: told once the join resolved, dropped with the gate if it failed
+    // (its rejection says it then, and the core must not also re-join).
+    this.tell(() => this.events.lost(error), true);
   }
   error(error: P2PError): void {
     if (!this.ended) this.events.error(error);
@@ -53,10 +54,11 @@ class GatedEvents implements SignalingEvents {
     this.held = undefined;
   }
 
-  private tell(deliver: () => void, holdEarly = true): void {
+  /** `always`: held even past the cap (a lost connection must reach the core). */
+  private tell(deliver: () => void, always = false): void {
     if (this.ended) return;
     if (this.held === undefined) deliver();
-    else if (holdEarly && this.held.length < MAX_HELD_EVENTS) this.held.push(deliver);
+    else if (always || this.held.length < MAX_HELD_EVENTS) this.held.push(deliver);
   }
 }
 
@@ -76,13 +78,14 @@ export abstract class SessionTransport implements SignalingTransport {
   protected abstract openSession(room: string, peerId: string, events: SignalingEvents): SignalingSession | Promise<SignalingSession>;
 
   async join(room: string, peerId: string, events: SignalingEvents): Promise<void> {
-    await this.leave();
+    // Taken before anything is awaited, so a leave() at any point of the join overtakes it.
     const generation = ++this.generation;
+    await this.release();
     const gate = new GatedEvents(events);
-    const session = await this.openSession(room, peerId, gate);
-    if (generation !== this.generation) {
+    const session = generation === this.generation ? await this.openSession(room, peerId, gate) : undefined;
+    if (!session || generation !== this.generation) {
       gate.end();
-      await session.stop();
+      await session?.stop();
       throw new P2PError(P2PErrorCode.SIGNALING, 'left the room while joining');
     }
     this.session = session;
@@ -90,7 +93,7 @@ export abstract class SessionTransport implements SignalingTransport {
     try {
       await session.start();
     } catch (error) {
-      if (this.session === session) await this.leave();
+      if (this.session === session) await this.release();
       throw error;
     }
     if (generation !== this.generation) throw new P2PError(P2PErrorCode.SIGNALING, 'left the room while joining');
@@ -104,6 +107,11 @@ export abstract class SessionTransport implements SignalingTransport {
 
   async leave(): Promise<void> {
     this.generation++;
+    await this.release();
+  }
+
+  /** Ends the current session, if any; its events stop reaching the core at once. */
+  private async release(): Promise<void> {
     const session = this.session;
     this.gate?.end();
     this.session = undefined;
