@@ -53,7 +53,7 @@ class YWebrtcSession implements SignalingSession {
   ) {
     this.timers = new TimerSet(settings.clock);
     this.shownUrl = redactUrl(settings.url);
-    this.roster = new PresenceRoster(this.timers, settings.announceIntervalMs, () => void this.publish(EVERYONE, { t: 'here' }), (id) => events.peerLeft(id));
+    this.roster = new PresenceRoster(this.timers, settings.announceIntervalMs, () => this.announce(EVERYONE), (id) => events.peerLeft(id));
   }
 
   start(): Promise<void> {
@@ -87,6 +87,11 @@ class YWebrtcSession implements SignalingSession {
     this.timers.dispose();
     if (this.ws.readyState === WEBSOCKET_OPEN) await this.seal(EVERYONE, { t: 'gone' }).then((sealed) => this.write(sealed), () => undefined);
     this.ws.close();
+  }
+
+  /** A presence nobody waits for: a failed one is as good as a lost one (the next repeats it). */
+  private announce(to: string): void {
+    this.publish(to, { t: 'here' }).catch(() => {});
   }
 
   /** Sealed in order (sealing is async), written only while the connection is open: signals are best effort. */
@@ -123,7 +128,7 @@ class YWebrtcSession implements SignalingSession {
       return;
     }
     // Answered directly, so a newcomer learns the room now, not at our next announcement.
-    if (this.roster.heardFrom(from) && to === EVERYONE) void this.publish(from, { t: 'here' });
+    if (this.roster.heardFrom(from) && to === EVERYONE) this.announce(from);
     this.events.peerJoined(from);
     if (envelope?.t === 'signal') this.events.signal(from, envelope.s);
   }
