@@ -27,7 +27,7 @@ const expectedNames: Record<string, string[]> = {
   './peerjs/server': ['startPeerServer'],
   './mqtt': ['getConnectionHandlerMqtt'],
   './mqtt/broker': ['startMqttBroker'],
-  './kit': ['createMeshHandlerCreator', 'SessionTransport', 'SealedRoom', 'sealedRooms', 'PresenceRoster', 'SerialQueue', 'resolveWebSocket', 'BoundedMap', 'serverUrls', 'TimerSet', 'P2PError'],
+  './kit': ['createMeshHandlerCreator', 'SessionTransport', 'BroadcastRoomSession', 'SealedRoom', 'sealedRooms', 'PresenceRoster', 'SerialQueue', 'resolveWebSocket', 'BoundedMap', 'serverUrls', 'TimerSet', 'P2PError'],
   './y-webrtc': ['getConnectionHandlerYWebrtc', 'Y_WEBRTC_SEAL_SCHEME'],
 };
 const TRANSPORT_LIBRARIES = ['socket.io-client', 'socket.io', 'mqtt', 'aedes', 'peerjs', 'peer', 'nostr-tools', '@nostr-relay/core', 'rxdb', '@roamhq/wrtc', 'node-datachannel'];

@@ -19,6 +19,7 @@ export { SealedRoom, SealedSignals, sealedRooms, type OpenedSignal } from '../ro
 export { SessionTransport, type SignalingSession } from './session-transport.js';
 export { SerialQueue } from './serial-queue.js';
 export { PresenceRoster, ANNOUNCE_REPEATS_MS } from './presence.js';
+export { BroadcastRoomSession } from './broadcast-room.js';
 export { BoundedMap } from './bounded-map.js';
 export { serverUrls } from './server-urls.js';
 export { readJsonFrame } from './json-frame.js';
