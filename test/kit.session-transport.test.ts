@@ -50,12 +50,17 @@ function recorder(): { log: string[]; events: SignalingEvents } {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-test('what a session hears before its join resolves reaches the core after, in order; errors at once', async () => {
+/** A join in progress on a fresh transport: its session exists, its start() has not resolved. */
+async function joinInProgress(): Promise<{ transport: ManualTransport; log: string[]; joining: Promise<void>; session: ManualSession }> {
   const transport = new ManualTransport();
   const { log, events } = recorder();
   const joining = transport.join('room', 'me', events);
   await tick();
-  const session = transport.sessions[0]!;
+  return { transport, log, joining, session: transport.sessions[0]! };
+}
+
+test('what a session hears before its join resolves reaches the core after, in order; errors at once', async () => {
+  const { log, joining, session } = await joinInProgress();
   session.events.peerJoined('a');
   session.events.signal('a', 'offer');
   session.events.error(new P2PError(P2PErrorCode.PROTOCOL, 'junk'));
@@ -69,11 +74,7 @@ test('what a session hears before its join resolves reaches the core after, in o
 });
 
 test('a failed join drops what its session heard, stops it, and sends go nowhere', async () => {
-  const transport = new ManualTransport();
-  const { log, events } = recorder();
-  const joining = transport.join('room', 'me', events);
-  await tick();
-  const session = transport.sessions[0]!;
+  const { transport, log, joining, session } = await joinInProgress();
   session.events.peerJoined('a');
   session.joined(new P2PError(P2PErrorCode.UNAUTHORIZED, 'no'));
   const refused = await joining.then(() => undefined, (error: P2PError) => error);
