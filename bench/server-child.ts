@@ -25,7 +25,7 @@ const connectionsOf = (http: HttpServer) => () =>
 
 async function start(kind: ServerKind): Promise<Running> {
   if (kind === 'socket.io') {
-    const { startSocketIoSignalingServer } = await import('../handlers/socket-io/server.js');
+    const { startSocketIoSignalingServer } = await import('../handlers/socket-io/server/index.js');
     // Every benchmark client comes from 127.0.0.1: the per-address cap would refuse most of P5's.
     const server = await startSocketIoSignalingServer({ port: 0, host: '127.0.0.1', maxConnectionsPerAddress: 1_000_000 });
     return { info: { url: server.url, rxdbUrl: server.rxdbUrl }, connections: connectionsOf(server.io.httpServer as HttpServer), close: () => server.close() };
@@ -61,7 +61,7 @@ async function start(kind: ServerKind): Promise<Running> {
     return { info: { url: broker.url }, connections: async () => undefined, close: () => broker.close() };
   }
   if (kind === 'nostr') {
-    const { startNostrRelay } = await import('../handlers/nostr/relay.js');
+    const { startNostrRelay } = await import('../handlers/nostr/relay/index.js');
     const relay = await startNostrRelay({ host: '127.0.0.1' });
     return { info: { url: relay.url }, connections: async () => undefined, close: () => relay.close() };
   }

@@ -42,7 +42,7 @@ export async function startService(kind: ServiceKind, options: ServiceOptions = 
   }
   switch (kind) {
     case 'socket.io': {
-      const { startSocketIoSignalingServer } = await import('./socket-io/server.js');
+      const { startSocketIoSignalingServer } = await import('./socket-io/server/index.js');
       const server = await startSocketIoSignalingServer({ port, host, redis });
       const endpoints = [`socket.io signaling   ${server.url}  (getConnectionHandlerSocketIo)`];
       if (server.rxdbUrl) endpoints.push(`RxDB signaling (ws)   ${server.rxdbUrl}  (RxDB's getConnectionHandlerSimplePeer)`);
@@ -55,7 +55,7 @@ export async function startService(kind: ServiceKind, options: ServiceOptions = 
       return service(kind, broker.url, endpoints, { url: broker.wsUrl }, () => broker.close());
     }
     case 'nostr': {
-      const { startNostrRelay } = await import('./nostr/relay.js');
+      const { startNostrRelay } = await import('./nostr/relay/index.js');
       const relay = await startNostrRelay({ port, host });
       return service(kind, relay.url, [`Nostr relay           ${relay.url}  (getConnectionHandlerNostr)`], { url: relay.url }, () => relay.close());
     }

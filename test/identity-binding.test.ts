@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import { startMqttBroker } from '../handlers/mqtt/broker.js';
 import { getConnectionHandlerSocketIo, getPeerIdentity } from '../handlers/socket-io/client.js';
-import { startSocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import { startSocketIoSignalingServer } from '../handlers/socket-io/server/index.js';
 import { getConnectionHandlerMulti } from '../src/mesh/mesh-creator.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import type { P2PPeer } from '../src/types.js';

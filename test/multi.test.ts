@@ -3,14 +3,14 @@ import { firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
-import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server/index.js';
 import { runConformanceSuite } from '../src/conformance/index.js';
 import { getConnectionHandlerMulti, type MeshHandlerCreator } from '../src/mesh/mesh-creator.js';
 import { simulateCrash, type WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import type { P2PError } from '../src/errors.js';
 import { next } from './helpers/wait.js';
 import { getConnectionHandlerNostr, getPeerPublicKey } from '../handlers/nostr/client.js';
-import { startNostrRelay } from '../handlers/nostr/relay.js';
+import { startNostrRelay } from '../handlers/nostr/relay/index.js';
 
 const mesh = { config: { iceServers: [] }, heartbeatIntervalMs: 1_000, peerTimeoutMs: 5_000, reconnectMinDelayMs: 100, reconnectMaxDelayMs: 1_000 };
 const on = (server: { url: string }, extra: Record<string, unknown> = {}): MeshHandlerCreator =>

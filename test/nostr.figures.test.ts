@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
 import { getConnectionHandlerNostr } from '../handlers/nostr/client.js';
 import { DEFAULT_KIND, PRESENCE_TAG } from '../handlers/nostr/protocol.js';
-import { startNostrRelay } from '../handlers/nostr/relay.js';
+import { startNostrRelay } from '../handlers/nostr/relay/index.js';
 import { ANNOUNCE_REPEATS_MS } from '../src/kit/presence.js';
 import { next, until } from './helpers/wait.js';
 

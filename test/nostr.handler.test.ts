@@ -8,7 +8,7 @@ import { nsecEncode } from 'nostr-tools/nip19';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { WebSocket } from 'ws';
 import { getConnectionHandlerNostr, getPeerPublicKey, type NostrHandlerOptions } from '../handlers/nostr/client.js';
-import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay.js';
+import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay/index.js';
 import { P2PErrorCode, isP2PError } from '../src/errors.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import type { P2PPeer } from '../src/types.js';

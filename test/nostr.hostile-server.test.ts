@@ -12,7 +12,7 @@ import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { WebSocket } from 'ws';
 import { getConnectionHandlerNostr } from '../handlers/nostr/client.js';
 import { DEFAULT_KIND } from '../handlers/nostr/protocol.js';
-import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay.js';
+import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay/index.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { until } from './helpers/wait.js';
 import { DEFAULT_SEED, CorpusRun, nostrCorpus, type Session } from './helpers/hostile-frames.js';

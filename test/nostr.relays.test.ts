@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getConnectionHandlerNostr, type NostrHandlerOptions } from '../handlers/nostr/client.js';
-import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay.js';
+import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay/index.js';
 import { P2PErrorCode, type P2PError } from '../src/errors.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import type { P2PPeer } from '../src/types.js';

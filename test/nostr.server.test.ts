@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { WebSocket } from 'ws';
-import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay.js';
+import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay/index.js';
 import { P2PErrorCode, isP2PError } from '../src/errors.js';
 import { until } from './helpers/wait.js';
 import { quietFor } from './fixtures/nostr-members.js';

@@ -17,7 +17,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { getConnectionHandlerNostr } from '../handlers/nostr/client.js';
-import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay.js';
+import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay/index.js';
 import { P2PErrorCode, type P2PError } from '../src/errors.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { until } from './helpers/wait.js';

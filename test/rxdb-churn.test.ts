@@ -11,7 +11,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
-import { startSocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import { startSocketIoSignalingServer } from '../handlers/socket-io/server/index.js';
 import { isMasterInWebRTCReplication } from 'rxdb/plugins/replication-webrtc';
 import { lastWriteWinsConflictHandler } from '../src/rxdb.js';
 import type { P2PConnectionHandlerCreator } from '../src/types.js';

@@ -12,7 +12,7 @@ import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
 import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import { startMqttBroker, type MqttBroker } from '../handlers/mqtt/broker.js';
 import { getConnectionHandlerNostr } from '../handlers/nostr/client.js';
-import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay.js';
+import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay/index.js';
 import { P2PErrorCode, type P2PError } from '../src/errors.js';
 import { randomId } from '../src/mesh/options.js';
 import type { P2PConnectionHandlerCreator } from '../src/types.js';

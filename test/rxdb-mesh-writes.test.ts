@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import { createMemoryNetwork, getConnectionHandlerMemory } from '../handlers/memory/index.js';
 import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
-import { startSocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import { startSocketIoSignalingServer } from '../handlers/socket-io/server/index.js';
 import { runMeshSeed } from './fixtures/mesh-writes.js';
 
 const BASE = Number(process.env.MESH_SEED_BASE ?? 20261203);

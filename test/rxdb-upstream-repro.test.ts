@@ -11,7 +11,7 @@ import wrtc from '@roamhq/wrtc';
 import { WebSocket } from 'ws';
 import { getConnectionHandlerSimplePeer } from 'rxdb/plugins/replication-webrtc';
 import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
-import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server/index.js';
 import { createMemoryNetwork, getConnectionHandlerMemory } from '../handlers/memory/index.js';
 import { runLostWriteScenario } from '../docs/repro/rxdb-mesh-lost-write.mjs';
 

@@ -15,7 +15,7 @@ import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import { getConnectionHandlerNostr } from '../handlers/nostr/client.js';
 import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
 import { DEFAULT_KIND, nostrRoomTag } from '../handlers/nostr/protocol.js';
-import { startNostrRelay } from '../handlers/nostr/relay.js';
+import { startNostrRelay } from '../handlers/nostr/relay/index.js';
 import { getConnectionHandlerPeerJS } from '../handlers/peerjs/client.js';
 import { ENVELOPE_TYPE, memberId, roomKeyOf } from '../handlers/peerjs/protocol.js';
 import { startPeerServer } from '../handlers/peerjs/server.js';

@@ -13,7 +13,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { io } from 'socket.io-client';
 import { getConnectionHandlerSocketIo, getPeerIdentity } from '../handlers/socket-io/client.js';
-import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server/index.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { next } from './helpers/wait.js';
 

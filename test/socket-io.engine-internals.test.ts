@@ -1,5 +1,5 @@
 /**
- * The engine.io and socket.io internals our server trims (handlers/socket-io/server-engine.ts),
+ * The engine.io and socket.io internals our server trims (handlers/socket-io/server/engine.ts),
  * checked against the installed versions: when an upgrade renames one, the trimming silently
  * stops (idle sockets cost more again) and this fails, naming which.
  */
@@ -7,7 +7,7 @@ import type { EventEmitter } from 'node:events';
 import { io as ioClient } from 'socket.io-client';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startSocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import { startSocketIoSignalingServer } from '../handlers/socket-io/server/index.js';
 import { within } from './helpers/hostile-checks.js';
 
 test('a connected socket keeps no upgrade request, no upgrade-error listener and no upgrade response listener', async () => {

@@ -14,7 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
 import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
-import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server/index.js';
 import { P2PErrorCode } from '../src/errors.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { countKinds, socketIoCorpus, wsClientFrame, type SocketIoAttack, type SocketIoSession } from './helpers/hostile-corpus.js';

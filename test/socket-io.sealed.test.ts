@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
-import { startSocketIoSignalingServer } from '../handlers/socket-io/server.js';
+import { startSocketIoSignalingServer } from '../handlers/socket-io/server/index.js';
 import type { P2PError } from '../src/errors.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { next } from './helpers/wait.js';

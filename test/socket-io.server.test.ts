@@ -13,13 +13,13 @@ import WebSocket from 'ws';
 import { P2PErrorCode } from '../src/errors.js';
 import { within } from './helpers/hostile-checks.js';
 import { MAX_ID_LENGTH, type SignalingAck, type SignalingErrorMessage } from '../handlers/socket-io/protocol.js';
-import { MessageRateLimiter, DROP_FORGIVE_MS } from '../handlers/socket-io/server-limits.js';
-import { RoomRegistry } from '../handlers/socket-io/server-rooms.js';
+import { MessageRateLimiter, DROP_FORGIVE_MS } from '../handlers/socket-io/server/limits.js';
+import { RoomRegistry } from '../handlers/socket-io/server/rooms.js';
 import {
   startSocketIoSignalingServer,
   type SocketIoSignalingServer,
   type SocketIoSignalingServerOptions,
-} from '../handlers/socket-io/server.js';
+} from '../handlers/socket-io/server/index.js';
 
 const WAIT_MS = 3000;
 /** Long enough for a relayed message to arrive on loopback; used only to assert silence. */

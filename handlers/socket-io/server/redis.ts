@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'socket.io';
-import { P2PError, P2PErrorCode, redactUrl } from '../../src/errors.js';
+import { P2PError, P2PErrorCode, redactUrl } from '../../../src/errors.js';
 
 /** Initial connection to Redis; a server that cannot reach it fails to start instead of hanging. */
 const CONNECT_TIMEOUT_MS = 5_000;

@@ -1,8 +1,8 @@
 /** What the socket.io server's two room directories (one process, or several on Redis) share. */
 import type { Socket } from 'socket.io';
-import { P2PErrorCode } from '../../src/errors.js';
-import type { JoinMessage, ServerToClientEvents, SignalMessage, SignalingErrorMessage, SignalingEvent } from './protocol.js';
-import { MessageRateLimiter } from './server-limits.js';
+import { P2PErrorCode } from '../../../src/errors.js';
+import type { JoinMessage, ServerToClientEvents, SignalMessage, SignalingErrorMessage, SignalingEvent } from '../protocol.js';
+import { MessageRateLimiter } from './limits.js';
 
 export type ClientSocket = Socket<Record<string, (...args: unknown[]) => void>, ServerToClientEvents>;
 /** What a handler returns: nothing on success, the error to report otherwise. */

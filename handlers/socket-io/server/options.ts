@@ -2,7 +2,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'socket.io';
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
+import { P2PError, P2PErrorCode } from '../../../src/errors.js';
 
 export type Handshake = Socket['handshake'];
 export type CorsOrigin = boolean | string | RegExp | Array<string | RegExp>;

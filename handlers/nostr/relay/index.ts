@@ -13,8 +13,8 @@ import { Validator } from '@nostr-relay/validator';
 import { matchFilters, type Filter as ToolsFilter } from 'nostr-tools/filter';
 import type { NostrEvent } from 'nostr-tools/pure';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
-import { invalidOption } from '../../src/mesh/options.js';
+import { P2PError, P2PErrorCode } from '../../../src/errors.js';
+import { invalidOption } from '../../../src/mesh/options.js';
 import { MemoryEventRepository } from './event-store.js';
 
 export interface NostrRelayServerOptions {

@@ -4,7 +4,7 @@
  * (one per topic) with different ids, and signals never cross rooms.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { P2PErrorCode } from '../../src/errors.js';
+import { P2PErrorCode } from '../../../src/errors.js';
 
 interface Member<C> {
   client: C;

@@ -1,10 +1,10 @@
 /** The room directory of a single server process: an in-memory registry, synchronous emits. */
 import type { Server } from 'socket.io';
-import { P2PErrorCode } from '../../src/errors.js';
-import { SignalingEvent, type JoinMessage, type SignalMessage } from './protocol.js';
-import { failure, relayed, roomKey, type ClientSocket, type Outcome, type RoomDirectory } from './server-common.js';
-import type { ResolvedOptions } from './server-options.js';
-import { RoomRegistry } from './server-rooms.js';
+import { P2PErrorCode } from '../../../src/errors.js';
+import { SignalingEvent, type JoinMessage, type SignalMessage } from '../protocol.js';
+import { failure, relayed, roomKey, type ClientSocket, type Outcome, type RoomDirectory } from './common.js';
+import type { ResolvedOptions } from './options.js';
+import { RoomRegistry } from './rooms.js';
 
 export function localDirectory(io: Server, config: ResolvedOptions): RoomDirectory {
   const registry = new RoomRegistry<ClientSocket>(config);

@@ -12,12 +12,12 @@
  * second, settling list a moment later covers a change whose own list got lost.
  */
 import type { Server } from 'socket.io';
-import { P2PErrorCode } from '../../src/errors.js';
-import { SignalingEvent, type JoinMessage, type SignalMessage } from './protocol.js';
-import { failure, relayed, roomKey, type ClientSocket, type Outcome, type RoomDirectory } from './server-common.js';
-import type { ResolvedOptions } from './server-options.js';
-import { claimsOf, peerKey, sealToken, tokenMatches } from './server-claims.js';
-import { CLUSTER_REQUEST_TIMEOUT_MS, type RedisLink } from './server-redis.js';
+import { P2PErrorCode } from '../../../src/errors.js';
+import { SignalingEvent, type JoinMessage, type SignalMessage } from '../protocol.js';
+import { failure, relayed, roomKey, type ClientSocket, type Outcome, type RoomDirectory } from './common.js';
+import type { ResolvedOptions } from './options.js';
+import { claimsOf, peerKey, sealToken, tokenMatches } from './claims.js';
+import { CLUSTER_REQUEST_TIMEOUT_MS, type RedisLink } from './redis.js';
 
 /** Delay of the settling re-broadcast after a change. */
 const SETTLE_MS = 300;

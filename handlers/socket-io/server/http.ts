@@ -6,7 +6,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket as NetSocket } from 'node:net';
 import type { Server as SocketIoServer } from 'socket.io';
-import { P2PError, P2PErrorCode, toP2PError } from '../../src/errors.js';
+import { P2PError, P2PErrorCode, toP2PError } from '../../../src/errors.js';
 
 /** Left to sockets to finish the WebSocket close handshake before close() destroys them. */
 const CLOSE_GRACE_MS = 1000;

@@ -15,12 +15,12 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { P2PErrorCode } from '../../src/errors.js';
-import { randomId } from '../../src/mesh/options.js';
-import { isValidId } from './protocol.js';
-import { MessageRateLimiter, RatePolicy, type AddressCounter } from './server-limits.js';
-import type { Handshake, ResolvedOptions } from './server-options.js';
-import { RoomRegistry } from './server-rooms.js';
+import { P2PErrorCode } from '../../../src/errors.js';
+import { randomId } from '../../../src/mesh/options.js';
+import { isValidId } from '../protocol.js';
+import { MessageRateLimiter, RatePolicy, type AddressCounter } from './limits.js';
+import type { Handshake, ResolvedOptions } from './options.js';
+import { RoomRegistry } from './rooms.js';
 
 /** RxDB's server drops a client silent for this long (its clients ping every 60 s). */
 export const RXDB_SILENCE_LIMIT_MS = 2 * 60_000;

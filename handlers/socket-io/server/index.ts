@@ -3,11 +3,11 @@
  * learn each other's ids and relay WebRTC signals. Everything an instance knows lives in the
  * instance (no module state), so tests and apps can run several side by side.
  *
- * One process keeps its rooms in memory (server-local.ts); with the `redis` option several
- * processes share them through socket.io's Redis adapter (server-cluster.ts).
+ * One process keeps its rooms in memory (local.ts); with the `redis` option several
+ * processes share them through socket.io's Redis adapter (cluster.ts).
  */
 import { Server, type ExtendedError } from 'socket.io';
-import { P2PError, P2PErrorCode } from '../../src/errors.js';
+import { P2PError, P2PErrorCode } from '../../../src/errors.js';
 import {
   JOIN_AUTH_FIELD,
   SignalingEvent,
@@ -16,18 +16,18 @@ import {
   parseSignal,
   type SignalingAck,
   type SignalingErrorMessage,
-} from './protocol.js';
-import { hostHttp } from './server-http.js';
-import { AddressCounter, RatePolicy } from './server-limits.js';
-import { resolveOptions, type SocketIoSignalingServerOptions } from './server-options.js';
-import { clusterDirectory } from './server-cluster.js';
-import { SocketState, enqueue, failure, type ClientSocket, type Outcome } from './server-common.js';
-import { localDirectory } from './server-local.js';
-import { attachRedis, type RedisLink } from './server-redis.js';
-import { attachRxdbSignaling } from './server-rxdb.js';
-import { dropUpgradeResponses, listenToAll, releaseConnection } from './server-engine.js';
+} from '../protocol.js';
+import { hostHttp } from './http.js';
+import { AddressCounter, RatePolicy } from './limits.js';
+import { resolveOptions, type SocketIoSignalingServerOptions } from './options.js';
+import { clusterDirectory } from './cluster.js';
+import { SocketState, enqueue, failure, type ClientSocket, type Outcome } from './common.js';
+import { localDirectory } from './local.js';
+import { attachRedis, type RedisLink } from './redis.js';
+import { attachRxdbSignaling } from './rxdb.js';
+import { dropUpgradeResponses, listenToAll, releaseConnection } from './engine.js';
 
-export type { CorsOrigin, Handshake, SocketIoSignalingServerOptions } from './server-options.js';
+export type { CorsOrigin, Handshake, SocketIoSignalingServerOptions } from './options.js';
 
 export interface SocketIoSignalingServerStats {
   /** Connected sockets. */
