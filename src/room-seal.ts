@@ -1,6 +1,7 @@
 import { P2PError, P2PErrorCode } from './errors.js';
 import { ROOM_KEY_ITERATIONS, RoomCipher, sha256Hex } from './room-crypto.js';
 import type { SignalingEvents } from './mesh/signaling.js';
+import { SerialQueue } from './kit/serial-queue.js';
 
 /**
  * A room on a server that relays signals between its members (socket.io, PeerServer): the server
@@ -58,7 +59,8 @@ export class SealedRoom {
   }
 }
 
-const isPeerId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 128;
+/** A peer id as a seal may name it: a non-empty string of at most 128 characters. */
+export const isPeerId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 128;
 
 /** What a sealed broadcast said, for whom and from whom (the seal vouches for all three). */
 export interface OpenedSignal {
@@ -79,8 +81,8 @@ export function sealedRooms(scheme: string, secret: string): (topic: string) => 
 
 /** One member's signals through a sealed room. Sealing and opening are asynchronous: each direction keeps the order signals came in. */
 export class SealedSignals {
-  private outgoing: Promise<unknown> = Promise.resolve();
-  private incoming: Promise<unknown> = Promise.resolve();
+  private readonly outgoing = new SerialQueue();
+  private readonly incoming = new SerialQueue();
 
   constructor(
     private readonly room: SealedRoom,
@@ -89,17 +91,16 @@ export class SealedSignals {
 
   /** Seals `signal` for `to` and hands the sealed text to `emit`. */
   send(to: string, signal: unknown, emit: (sealed: string) => void): void {
-    this.outgoing = this.outgoing
-      .then(() => this.room.seal(this.self, to, signal))
-      .then(emit)
+    this.outgoing
+      .run(async () => emit(await this.room.seal(this.self, to, signal)))
       // A seal that failed is a signal lost, as on any lossy transport: the mesh retries links.
       .catch(() => {});
   }
 
   /** Opens what the server relayed from `from`: the signal to `events.signal`, a typed refusal to `events.error`. */
   receive(from: string, sealed: unknown, events: Pick<SignalingEvents, 'signal' | 'error'>): void {
-    this.incoming = this.incoming
-      .then(() => this.room.open(this.self, from, sealed))
+    this.incoming
+      .run(() => this.room.open(this.self, from, sealed))
       .then((signal) => events.signal(from, signal), (error: P2PError) => events.error(error));
   }
 }

@@ -1,4 +1,4 @@
-import { P2PError, P2PErrorCode, ROOM_KEY_ITERATIONS, RoomCipher, sha256Hex } from '../../src/kit/index.js';
+import { P2PError, P2PErrorCode, ROOM_KEY_ITERATIONS, RoomCipher, isPeerId, sha256Hex } from '../../src/kit/index.js';
 
 /**
  * What a public broker sees of a room, and how peers read it. Anyone may subscribe to `#`,
@@ -115,6 +115,5 @@ export class RoomKeys {
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-const isPeerId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 128;
 
 const protocol = (message: string): P2PError => new P2PError(P2PErrorCode.PROTOCOL, message);

@@ -1,6 +1,6 @@
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import {
-  P2PError, P2PErrorCode, randomId, redactUrl, SessionTransport, toP2PError,
+  P2PError, P2PErrorCode, randomId, redactUrl, SerialQueue, SessionTransport, toP2PError,
   type SignalingEvents, type SignalingSession,
 } from '../../src/kit/index.js';
 import { RoomInbox, type InboxOwner } from './inbox.js';
@@ -58,7 +58,7 @@ class MqttSession implements InboxOwner, SignalingSession {
   private gateTimer: ReturnType<typeof setTimeout> | undefined;
   private detach: () => void = () => {};
   /** Sealing is async too: one queue keeps offer, answer and candidates in order. */
-  private outbound: Promise<void> = Promise.resolve();
+  private readonly outbound = new SerialQueue();
 
   constructor(
     private readonly settings: MqttSignalingSettings,
@@ -145,12 +145,10 @@ class MqttSession implements InboxOwner, SignalingSession {
   send(to: string, signal: unknown): Promise<void> {
     if (!this.client) return Promise.reject(new P2PError(P2PErrorCode.SIGNALING, `not connected to ${redactUrl(this.settings.url)}`));
     const keys = this.keys;
-    const task = this.outbound.then(async () => {
+    return this.outbound.run(async () => {
       const [topic, sealed] = await Promise.all([keys.signalTopic(to), keys.sealSignal(this.peerId, to, signal)]);
       await this.publish(topic, sealed, { qos: 0 });
     });
-    this.outbound = task.catch(() => {});
-    return task;
   }
 
   private async publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {

@@ -1,5 +1,5 @@
 import {
-  BoundedMap, P2PError, P2PErrorCode, PresenceRoster, redactUrl, SessionTransport, TimerSet, toP2PError,
+  BoundedMap, P2PError, P2PErrorCode, PresenceRoster, redactUrl, SerialQueue, SessionTransport, TimerSet, toP2PError,
   type Clock, type SignalingEvents, type SignalingSession,
 } from '../../src/kit/index.js';
 import type { NostrRoomCodec } from './codec.js';
@@ -49,9 +49,9 @@ class RelaySession implements SignalingSession {
   private readonly shownUrl: string;
   /** Peers heard from through this relay: announcements, and the silent ones dropped. */
   private readonly roster: PresenceRoster;
-  private inbound: Promise<void> = Promise.resolve();
+  private readonly inbound = new SerialQueue();
   /** Signals wait for the subscription to be sent, not for the join. */
-  private outbound: Promise<void>;
+  private readonly outbound = new SerialQueue();
   private pendingConfirm: { id: string; settle(error?: P2PError): void } | undefined;
   private joined = false;
   private stopped = false;
@@ -70,7 +70,7 @@ class RelaySession implements SignalingSession {
     this.relay = connection.attach(
       {
         // One at a time: with a room secret opening is async, and offers must stay before their candidates.
-        event: (event) => (this.inbound = this.inbound.then(() => this.receive(event))),
+        event: (event) => void this.inbound.run(() => this.receive(event)).catch((error: unknown) => this.report(toP2PError(error, P2PErrorCode.SIGNALING, `relay ${this.shownUrl} sent an event we could not read`))),
         ok: (id, accepted, reason) => this.onOk(id, accepted, reason),
         closed: (reason) => this.fail(new P2PError(P2PErrorCode.SIGNALING, `relay ${this.shownUrl} ended our subscription: ${reason}`)),
         problem: (error) => this.report(error),
@@ -78,7 +78,7 @@ class RelaySession implements SignalingSession {
       },
       codec.filters(),
     );
-    this.outbound = this.relay.ready.catch(() => {});
+    void this.outbound.run(() => this.relay.ready.catch(() => {}));
   }
 
   /** Connects (or shares the connection), subscribes and announces; resolves once the relay accepted the announcement. */
@@ -99,15 +99,13 @@ class RelaySession implements SignalingSession {
     if (this.stopped) return Promise.resolve();
     const event = this.codec.signal(to, signal);
     // Chained, so signals leave in the order the core sent them even when sealing is async.
-    const sent = this.outbound.then(async () => {
+    return this.outbound.run(async () => {
       const signed = await event;
       // Signals batched into one event share it: publish it once.
       if (this.stopped || signed.id === this.lastSentSignal) return;
       this.lastSentSignal = signed.id;
       this.relay.publish(signed);
     });
-    this.outbound = sent.catch(() => {});
-    return sent;
   }
 
   /** Says goodbye (so others see peerLeft at once) when it can, then closes. */

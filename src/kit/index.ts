@@ -15,7 +15,7 @@ export { MESH_DEFAULTS, assertId, invalidOption, randomId, type WebRTCMeshOption
 export { TimerSet, backoffDelay, systemClock, type Clock } from '../mesh/timers.js';
 export { P2PError, P2PErrorCode, isP2PError, redactUrl, toP2PError, withPeerId } from '../errors.js';
 export { ROOM_KEY_ITERATIONS, RoomCipher, sha256Hex } from '../room-crypto.js';
-export { SealedRoom, SealedSignals, sealedRooms, type OpenedSignal } from '../room-seal.js';
+export { SealedRoom, SealedSignals, isPeerId, sealedRooms, type OpenedSignal } from '../room-seal.js';
 export { SessionTransport, type SignalingSession } from './session-transport.js';
 export { SerialQueue } from './serial-queue.js';
 export { PresenceRoster, ANNOUNCE_REPEATS_MS } from './presence.js';

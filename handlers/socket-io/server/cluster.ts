@@ -17,7 +17,7 @@ import { SignalingEvent, type JoinMessage, type SignalMessage } from '../protoco
 import { failure, relayed, roomKey, type ClientSocket, type Outcome, type RoomDirectory } from './common.js';
 import type { ResolvedOptions } from './options.js';
 import { claimsOf, peerKey, sealToken, tokenMatches } from './claims.js';
-import { CLUSTER_REQUEST_TIMEOUT_MS, type RedisLink } from './redis.js';
+import { CLUSTER_REQUEST_TIMEOUT_MS, withDeadline, type RedisLink } from './redis.js';
 
 /** Delay of the settling re-broadcast after a change. */
 const SETTLE_MS = 300;
@@ -63,11 +63,7 @@ export function clusterDirectory(io: Server, config: ResolvedOptions, redis: Red
    * commands and its own request timeout has not even started.
    */
   function fetchSockets(key: string): Promise<Array<{ id: string; data: unknown }>> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('the server cluster did not answer in time')), CLUSTER_REQUEST_TIMEOUT_MS);
-    });
-    return Promise.race([io.in(key).fetchSockets(), late]).finally(() => clearTimeout(timer));
+    return withDeadline(io.in(key).fetchSockets(), Date.now() + CLUSTER_REQUEST_TIMEOUT_MS);
   }
 
   async function roster(room: string): Promise<string[]> {

@@ -119,10 +119,11 @@ async function lock(client: RedisClient, name: string): Promise<() => Promise<vo
   };
 }
 
-function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
+/** `promise`, or a rejection once `deadline` (a Date.now() time) passes; a late rejection of `promise` is ignored. */
+export function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('Redis did not answer in time')), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(() => reject(new Error('the server cluster did not answer in time')), Math.max(0, deadline - Date.now()));
   });
   promise.catch(() => undefined);
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
