@@ -16,6 +16,8 @@ const EXIT_GRACE_MS = 20_000;
 const root = new URL('..', import.meta.url).pathname;
 /** See that file: collects WebRTC natives before exit so their finalizers cannot crash it. */
 const nativeGc = new URL('./helpers/native-gc.ts', import.meta.url).href;
+/** See that file: the library's trace, printed only next to a failure. */
+const traceOnFailure = new URL('./helpers/trace-on-failure.ts', import.meta.url).href;
 
 function findTests(dir: string): string[] {
   return readdirSync(dir)
@@ -40,7 +42,7 @@ function runFile(file: string): Promise<FileResult> {
   const name = relative(root, file);
   return new Promise((resolve) => {
     process.stdout.write(`\n# ${name}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', nativeGc, file], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', nativeGc, '--import', traceOnFailure, file], {
       cwd: root,
       env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,6 +11,7 @@ import { PeerLink, type PeerLinkEvents, type PeerLinkSettings } from './peer-lin
 import { RtcFactory } from './rtc-factory.js';
 import type { PeerDetails, SignalingTransport } from './signaling.js';
 import { TimerSet, backoffDelay } from './timers.js';
+import { trace } from '../trace.js';
 import { TopicHandle, type WebRTCMeshHandler } from './topic.js';
 
 /** How long the non-offering side of a shared roster waits for the offer before saying hello. */
@@ -106,12 +107,14 @@ export class MeshNetwork implements PeerLinkEvents {
     if (link.announced.has(topic) && link.topicPeers.has(topic)) return;
     const theirs = topicTag(topic, link.remoteId, this.peerId);
     if ([...link.remoteChannels.values()].includes(theirs)) {
+      trace.frame('%s admits %s into %s', this.peerId, link.remoteId, topic);
       link.admittedTags.set(theirs, topic);
       this.onRemoteJoin(link, topic);
     }
     // After adding the peer: the remote writes to this topic only once it has our announcement.
     if (link.announced.has(topic)) return;
     link.announced.add(topic);
+    trace.frame('%s announces %s to %s on channel %d', this.peerId, topic, link.remoteId, handle.channel);
     void link.send([encodeJoin(handle.channel, topicTag(topic, this.peerId, link.remoteId))]).catch(() => {});
   }
 
@@ -165,7 +168,9 @@ export class MeshNetwork implements PeerLinkEvents {
     if (!link || link.state !== 'open' || link.topicPeers.get(handle.topic) !== peer) {
       throw new P2PError(P2PErrorCode.PEER_NOT_CONNECTED, `peer ${peer.id} is not connected`, { peerId: peer.id });
     }
-    await link.send(encodeMessage(payload, handle.channel, this.options.maxMessageBytes));
+    const frames = encodeMessage(payload, handle.channel, this.options.maxMessageBytes);
+    if (trace.frame.enabled) trace.frame('%s sends %d bytes to %s in %s', this.peerId, frames.reduce((sum, frame) => sum + frame.byteLength, 0), peer.id, handle.topic);
+    await link.send(frames);
   }
 
   /** A topic handler closed: tell every link, forget the topic, end the network after the last. */
@@ -208,6 +213,7 @@ export class MeshNetwork implements PeerLinkEvents {
     if (this.initiates(remoteId)) {
       this.openLink(remoteId, ++this.linkCounter, true);
     } else if (offerExpected) {
+      trace.link('%s expects an offer from %s', this.peerId, remoteId);
       // The hello still goes out if no offer came by then (it may hold a link to our stale self).
       this.retryLater(remoteId, HELLO_GRACE_MS);
     } else {
@@ -220,6 +226,7 @@ export class MeshNetwork implements PeerLinkEvents {
 
   private retryLater(remoteId: string, delay: number): void {
     this.pendingRetries.get(remoteId)?.();
+    trace.link('%s reaches out to %s again in %d ms', this.peerId, remoteId, delay);
     const cancel = this.timers.after(delay, () => {
       this.pendingRetries.delete(remoteId);
       if (this.reach.has(remoteId) && !this.links.has(remoteId)) this.reachOut(remoteId);
@@ -236,11 +243,14 @@ export class MeshNetwork implements PeerLinkEvents {
 
   private onHello(from: string, hello: HelloSignal): void {
     // Addressed to an earlier session of ours: stale, whatever it says about our links.
-    if (!this.initiates(from) || (hello.target !== undefined && hello.target !== this.session)) return;
+    if (!this.initiates(from) || (hello.target !== undefined && hello.target !== this.session)) {
+      return trace.link('%s ignores a hello of %s (not its initiator, or for an earlier session)', this.peerId, from);
+    }
     const link = this.links.get(from);
     const restarted = link?.remoteSession !== undefined && link.remoteSession !== hello.session;
     const lostByRemote = link !== undefined && hello.lastLink === link.linkNumber && hello.target === this.session;
     if (link && !restarted && !lostByRemote) {
+      trace.link('%s keeps link #%d to %s on its hello', this.peerId, link.linkNumber, from);
       link.remoteSession ??= hello.session;
       return;
     }
@@ -251,10 +261,14 @@ export class MeshNetwork implements PeerLinkEvents {
   }
 
   private onRtcSignal(from: string, signal: RtcSignal, via: SignalingTransport): void {
-    if (signal.target !== undefined && signal.target !== this.session) return;
+    if (signal.target !== undefined && signal.target !== this.session) {
+      return trace.link('%s drops a signal of %s for an earlier session', this.peerId, from);
+    }
     let link = this.links.get(from);
     if (this.initiates(from)) {
-      if (!link || link.linkNumber !== signal.link) return;
+      if (!link || link.linkNumber !== signal.link) {
+        return trace.link('%s drops a signal of %s for link #%d (current: #%s)', this.peerId, from, signal.link, link?.linkNumber);
+      }
       if (link.remoteSession !== undefined && link.remoteSession !== signal.session) return;
       link.remoteSession = signal.session;
     } else if (!link || link.remoteSession !== signal.session || link.linkNumber !== signal.link) {
@@ -273,6 +287,7 @@ export class MeshNetwork implements PeerLinkEvents {
   }
 
   private openLink(remoteId: string, linkNumber: number, initiator: boolean): PeerLink {
+    trace.link('%s opens link #%d to %s as %s', this.peerId, linkNumber, remoteId, initiator ? 'initiator' : 'answerer');
     const link = new PeerLink(remoteId, linkNumber, initiator, this.linkSettings, this, this.rtc.create(initiator));
     this.links.set(remoteId, link);
     return link;
@@ -314,6 +329,7 @@ export class MeshNetwork implements PeerLinkEvents {
 
   open(link: PeerLink): void {
     if (this.links.get(link.remoteId) !== link || !this.isOpen) return link.close();
+    trace.link('%s has link #%d to %s open', this.peerId, link.linkNumber, link.remoteId);
     this.failures.delete(link.remoteId);
     for (const handle of this.topics.values()) this.meetOnLink(link, handle);
   }
@@ -344,6 +360,7 @@ export class MeshNetwork implements PeerLinkEvents {
   }
 
   closed(link: PeerLink, error: P2PError | undefined): void {
+    trace.link('%s closed link #%d to %s: %s', this.peerId, link.linkNumber, link.remoteId, error ? `${error.code} ${error.message}` : 'orderly');
     // Errors about one peer go to the topics it shares with us, or to every topic if none.
     const shared = [...link.topicPeers.keys()].map((topic) => this.topics.get(topic));
     if (error) for (const handle of shared.length ? shared : [...this.topics.values()]) handle?.hub.reportError(error);

@@ -6,6 +6,7 @@ import type { RtcSignalData } from './envelope.js';
 import { FrameDecoder, FrameType, encodeGoodbye, encodePing, type DecodedFrame, type ReassemblyBudget } from './framing.js';
 import { destroyRtc } from './rtc-factory.js';
 import { SignalBundler } from './signal-bundler.js';
+import { peerConnectionOf } from './simple-peer-internals.js';
 import { TimerSet, type Clock } from './timers.js';
 import type { WebRTCImplementation } from './wrtc.js';
 
@@ -40,6 +41,9 @@ type LinkState = 'connecting' | 'open' | 'closing' | 'closed';
  * member flooding one link makes us hold and hand to the WebRTC stack.
  */
 const MAX_SIGNALS_PER_LINK = 256;
+
+/** Why ICE fails between peers that signaled fine: what a user can do about it. */
+const NO_PAIR = 'no ICE candidate pair worked, so the peers cannot reach each other directly (behind NATs or firewalls a TURN server in config.iceServers is probably needed)';
 
 /** How long a graceful close waits for the remote to close its side after our GOODBYE. */
 const GOODBYE_WAIT_MS = 1_000;
@@ -98,16 +102,14 @@ export class PeerLink {
     this.rtc.on('connect', () => this.onOpen());
     this.rtc.on('drain', () => this.releaseDrainWaiters());
     this.rtc.on('close', () => this.close());
-    this.rtc.on('error', (error: Error) =>
-      this.close(toP2PError(error, P2PErrorCode.CONNECTION_FAILED, `link to ${remoteId} failed`, remoteId)),
-    );
-    this.cancelConnectTimeout = this.timers.after(settings.connectTimeoutMs, () =>
-      this.close(
-        new P2PError(P2PErrorCode.TIMEOUT, `link to ${remoteId} did not connect within ${settings.connectTimeoutMs} ms`, {
-          peerId: remoteId,
-        }),
-      ),
-    );
+    this.rtc.on('error', (error: Error & { code?: unknown }) => {
+      const why = error.code === 'ERR_ICE_CONNECTION_FAILURE' ? `: ${NO_PAIR}` : '';
+      this.close(toP2PError(error, P2PErrorCode.CONNECTION_FAILED, `link to ${remoteId} failed${why}`, remoteId));
+    });
+    this.cancelConnectTimeout = this.timers.after(settings.connectTimeoutMs, () => {
+      const message = `link to ${remoteId} did not connect within ${settings.connectTimeoutMs} ms: ${this.whyNotConnected()}`;
+      this.close(new P2PError(P2PErrorCode.TIMEOUT, message, { peerId: remoteId }));
+    });
   }
 
   /**
@@ -176,6 +178,15 @@ export class PeerLink {
       this.close();
     }
     return this.closedPromise;
+  }
+
+  /** What the connection got to, for the error of a link that never opened. */
+  private whyNotConnected(): string {
+    const pc = peerConnectionOf(this.rtc);
+    if (!pc?.remoteDescription) return `no ${this.initiator ? 'answer' : 'offer'} came through signaling`;
+    const ice = pc.iceConnectionState;
+    if (ice === 'connected' || ice === 'completed') return 'ICE connected, but the data channel did not open';
+    return `${NO_PAIR} (ICE state: ${ice})`;
   }
 
   /** Simulates a crashed process: no heartbeat, no answer, no event, until close(). */

@@ -50,7 +50,8 @@ export class RtcFactory {
     spare?.release();
     const implementation = this.implementation();
     // simple-peer constructs its connection with `new`; a constructor may return an existing object.
-    const wrtc = spare && implementation ? { ...implementation, RTCPeerConnection: function Spare() { return spare.pc; } } : this.settings.wrtc;
+    const construct = (config: RTCConfiguration) => dropCandidatesAfterClose(spare?.pc ?? new implementation!.RTCPeerConnection(config));
+    const wrtc = implementation ? { ...implementation, RTCPeerConnection: function Made(config: RTCConfiguration) { return construct(config); } } : undefined;
     return new SimplePeer({
       initiator,
       trickle: true,
@@ -80,6 +81,19 @@ export class RtcFactory {
   private rtcConfig(): RTCConfiguration {
     return Object.assign({}, simplePeerDefaultConfig(), this.settings.config);
   }
+}
+
+/**
+ * Candidates still on their way when a link closes are refused by the closed connection, and
+ * simple-peer prints a console warning for each refusal: dropping them quietly loses nothing.
+ */
+function dropCandidatesAfterClose(pc: RTCPeerConnection): RTCPeerConnection {
+  const add = pc.addIceCandidate.bind(pc);
+  pc.addIceCandidate = ((candidate?: RTCIceCandidateInit) =>
+    add(candidate).catch((error: unknown) => {
+      if (pc.signalingState !== 'closed') throw error;
+    })) as RTCPeerConnection['addIceCandidate'];
+  return pc;
 }
 
 /** Destroys a simple-peer instance for good: no event, no timer left behind. */

@@ -1,4 +1,5 @@
 import { P2PError, P2PErrorCode, toP2PError } from '../errors.js';
+import { signalKind, trace } from '../trace.js';
 import type { SignalingEvents, SignalingTransport } from './signaling.js';
 import { TimerSet, backoffDelay, type Clock } from './timers.js';
 
@@ -78,6 +79,7 @@ export class SignalingSet {
     // A transport that already reported the peer can carry signals even before its join resolved.
     const reaching = this.slots.filter((slot) => slot.reachable.has(to));
     for (const slot of reaching.length ? reaching : this.slots.filter((each) => each.joined)) {
+      trace.signaling('%s sends %s to %s via %s', this.selfId, signalKind(signal), to, nameOf(slot));
       const reportFailure = (cause: unknown) =>
         this.events.error(toP2PError(cause, P2PErrorCode.SIGNALING, `signal to ${to} failed`, to));
       try {
@@ -110,6 +112,7 @@ export class SignalingSet {
         reject(new P2PError(P2PErrorCode.TIMEOUT, `joining the signaling room took over ${this.settings.signalingTimeoutMs} ms`)),
       );
     });
+    trace.signaling('%s joining %s via %s', this.selfId, this.room, nameOf(slot));
     try {
       await Promise.race([slot.transport.join(this.room, this.selfId, this.slotEvents(slot, generation)), timeout, this.whenStopped]);
       if (this.stopped) return new P2PError(P2PErrorCode.DESTROYED, 'left the room while joining');
@@ -117,9 +120,11 @@ export class SignalingSet {
       slot.joined = true;
       slot.everJoined = true;
       slot.failures = 0;
+      trace.signaling('%s joined %s via %s', this.selfId, this.room, nameOf(slot));
       return undefined;
     } catch (cause) {
       const error = toP2PError(cause, P2PErrorCode.SIGNALING, 'joining the signaling room failed');
+      trace.signaling('%s could not join %s via %s: %s %s', this.selfId, this.room, nameOf(slot), error.code, error.message);
       if (generation === slot.generation && !this.stopped) {
         this.events.error(error);
         // Only a first join can fail for good; once in, a refusal (an id still held by our
@@ -140,16 +145,19 @@ export class SignalingSet {
       },
       peerLeft: (peerId) => {
         if (!live() || !slot.reachable.delete(peerId)) return;
+        trace.signaling('%s hears %s left %s via %s', this.selfId, peerId, this.room, nameOf(slot));
         if (!this.slots.some((other) => other.reachable.has(peerId))) this.events.peerLeft(peerId);
       },
       signal: (from, signal) => {
         if (!live() || typeof from !== 'string' || from === this.selfId) return;
+        trace.signaling('%s receives %s from %s via %s', this.selfId, signalKind(signal), from, nameOf(slot));
         // Signal first: an offer makes the link, so the presence news below sends no needless hello.
         this.events.signal(from, signal, slot.transport);
         this.markReachable(slot, from);
       },
       lost: (cause) => {
         if (!live()) return;
+        trace.signaling('%s lost %s via %s: %s', this.selfId, this.room, nameOf(slot), cause?.message);
         this.events.error(toP2PError(cause, P2PErrorCode.SIGNALING, 'the signaling connection was lost'));
         this.retryLater(slot, false);
       },
@@ -160,7 +168,9 @@ export class SignalingSet {
   private markReachable(slot: Slot, peerId: string): void {
     const known = this.slots.some((other) => other.reachable.has(peerId));
     slot.reachable.add(peerId);
-    if (!known) this.events.peerJoined(peerId, slot.transport.sharedRoster === true);
+    if (known) return;
+    trace.signaling('%s hears of %s in %s via %s', this.selfId, peerId, this.room, nameOf(slot));
+    this.events.peerJoined(peerId, slot.transport.sharedRoster === true);
   }
 
   /** Forgets what this transport reached, releases it, and (unless final) re-joins after backoff. */
@@ -169,6 +179,7 @@ export class SignalingSet {
     void this.release(slot);
     if (final) return;
     const delay = backoffDelay(slot.failures++, this.settings.reconnectMinDelayMs, this.settings.reconnectMaxDelayMs);
+    trace.signaling('%s re-joins %s via %s in %d ms', this.selfId, this.room, nameOf(slot), delay);
     this.timers.after(delay, () => {
       if (generation === slot.generation && !this.stopped) void this.join(slot);
     });
@@ -191,3 +202,6 @@ export class SignalingSet {
 export function isRetryable(error: P2PError): boolean {
   return error.code === P2PErrorCode.SIGNALING || error.code === P2PErrorCode.TIMEOUT;
 }
+
+/** The transport's class name, for the trace. */
+const nameOf = (slot: Slot): string => slot.transport.constructor?.name || 'transport';
