@@ -4,6 +4,8 @@ import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
 import { io as ioClient } from 'socket.io-client';
 import { startSocketIoSignalingServer, type SocketIoSignalingServer } from '../handlers/socket-io/server/index.js';
+import { RXDB_SILENCE_LIMIT_MS } from '../handlers/socket-io/server/rxdb.js';
+import { ManualClock } from './helpers/manual-clock.js';
 
 const servers: SocketIoSignalingServer[] = [];
 const sockets: WebSocket[] = [];
@@ -183,6 +185,24 @@ test('joins have their own budget, and connections per address are capped (socke
   for (let attempt = 0; !accepted && attempt < 50; attempt++) accepted = await opens(server.rxdbUrl!);
   assert.ok(accepted, 'a new connection is accepted once one closed');
   viaSocketIo.close();
+});
+
+test('a client silent for longer than RxDB allows is dropped, on the clock the server was given', async () => {
+  const clock = new ManualClock();
+  const server = await start({ clock });
+  const { client } = await Client.connect(server.rxdbUrl!);
+  const closed = new Promise((resolve) => client.socket.once('close', resolve));
+  await clock.advance(RXDB_SILENCE_LIMIT_MS / 2);
+  // Still there after half the limit, and a message restarts the count.
+  client.send({ type: 'join', room: 'quiet-room' });
+  await client.next('joined');
+  await clock.advance(RXDB_SILENCE_LIMIT_MS - 1);
+  // A round trip: a client dropped before its silence reached the limit would get no answer.
+  client.send({ type: 'join', room: 'another-room' });
+  await client.next('joined');
+  // Past the limit, plus one sweep interval (a quarter of it).
+  await clock.advance(RXDB_SILENCE_LIMIT_MS * 1.25);
+  await closed;
 });
 
 test.run();

@@ -13,11 +13,13 @@
  */
 import type { Server } from 'socket.io';
 import { P2PErrorCode } from '../../../src/errors.js';
+import { TimerSet, type Clock } from '../../../src/mesh/timers.js';
 import { SignalingEvent, type JoinMessage, type SignalMessage } from '../protocol.js';
-import { failure, relayed, roomKey, type ClientSocket, type Outcome, type RoomDirectory } from './common.js';
+import { displaced, failure, refusedSignal, relayed, roomKey, type ClientSocket, type Outcome, type RoomDirectory } from './common.js';
 import type { ResolvedOptions } from './options.js';
 import { claimsOf, peerKey, sealToken, tokenMatches } from './claims.js';
 import { CLUSTER_REQUEST_TIMEOUT_MS, withDeadline, type RedisLink } from './redis.js';
+import { checkClaim, checkOwnRooms, checkSignal } from './rules.js';
 
 /** Delay of the settling re-broadcast after a change. */
 const SETTLE_MS = 300;
@@ -27,230 +29,242 @@ const PEER_PROCESS_CHECK_MS = 2_000;
 const ROSTER = 'p2p:roster';
 const DISPLACE = 'p2p:displace';
 
-export function clusterDirectory(io: Server, config: ResolvedOptions, redis: RedisLink): RoomDirectory {
+type RemoteSocket = { id: string; data: unknown };
+
+export class ClusterDirectory implements RoomDirectory {
   /** Rooms with members on this process → their members on every process, as last computed. */
-  const rosters = new Map<string, Set<string>>();
+  private readonly rosters = new Map<string, Set<string>>();
   /** Rooms with members on this process → how many. */
-  const localMembers = new Map<string, number>();
+  private readonly localMembers = new Map<string, number>();
   /** Rooms with members on this process → when the computation of the list they saw last started. */
-  const appliedAt = new Map<string, number>();
-  const settling = new Map<string, NodeJS.Timeout>();
-  let stopped = false;
-  let processes = 0;
+  private readonly appliedAt = new Map<string, number>();
+  /** Rooms whose settling re-broadcast is scheduled. */
+  private readonly settling = new Set<string>();
+  private readonly timers: TimerSet;
+  private readonly clock: Clock;
+  private stopped = false;
+  private processes = 0;
 
-  const addLocal = (room: string) => localMembers.set(room, (localMembers.get(room) ?? 0) + 1);
-  const dropLocal = (room: string) => {
-    const left = (localMembers.get(room) ?? 1) - 1;
-    if (left > 0) return void localMembers.set(room, left);
-    localMembers.delete(room);
-    rosters.delete(room);
-    appliedAt.delete(room);
-  };
-  /**
-   * Shows `ids` (a list whose computation started at `startedAt`) to this process's members of
-   * `room`, unless they already saw a list started later: a slow list computed before a change
-   * must not overwrite the list computed after it.
-   */
-  const apply = (room: string, ids: string[], startedAt: number) => {
-    if (!localMembers.has(room) || startedAt < (appliedAt.get(room) ?? 0)) return;
-    appliedAt.set(room, startedAt);
-    rosters.set(room, new Set(ids));
-    if (ids.length > 0) io.local.to(roomKey(room)).emit(SignalingEvent.JOINED, ids, room);
-  };
-
-  /**
-   * `fetchSockets()` bounded in time: while Redis is down, node-redis queues the adapter's
-   * commands and its own request timeout has not even started.
-   */
-  function fetchSockets(key: string): Promise<Array<{ id: string; data: unknown }>> {
-    return withDeadline(io.in(key).fetchSockets(), Date.now() + CLUSTER_REQUEST_TIMEOUT_MS);
+  constructor(
+    private readonly io: Server,
+    private readonly config: ResolvedOptions,
+    private readonly redis: RedisLink,
+  ) {
+    this.clock = config.clock;
+    this.timers = new TimerSet(config.clock);
+    io.on(ROSTER, (room: unknown, ids: unknown, startedAt: unknown) => {
+      if (typeof room !== 'string' || !Array.isArray(ids) || typeof startedAt !== 'number') return;
+      this.apply(room, ids.filter((id): id is string => typeof id === 'string'), startedAt);
+    });
+    io.on(DISPLACE, (socketId: unknown, room: unknown, peerId: unknown) => this.displaceHere(socketId, room, peerId));
+    this.watchProcesses();
   }
 
-  async function roster(room: string): Promise<string[]> {
-    const sockets = await fetchSockets(roomKey(room));
-    const claims = sockets.flatMap((socket) => claimsOf(socket.data).filter((claim) => claim.room === room));
-    claims.sort((a, b) => a.at - b.at || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0));
-    return [...new Set(claims.map((claim) => claim.peerId))];
-  }
-
-  /** Sends every member the room's list (`without` one id: a takeover's intermediate list). Never throws. */
-  async function broadcast(room: string, without?: string): Promise<void> {
-    if (stopped) return;
-    const startedAt = Date.now();
-    let ids: string[];
-    try {
-      ids = await roster(room);
-    } catch {
-      return; // the cluster did not answer in time; the settling broadcast tries again
-    }
-    if (stopped) return;
-    if (without !== undefined) {
-      ids = ids.filter((id) => id !== without);
-      if (ids.length > 0) io.to(roomKey(room)).emit(SignalingEvent.JOINED, ids, room);
-      return;
-    }
-    // Each process shows it to its own members, once it knows nothing newer.
-    io.serverSideEmit(ROSTER, room, ids, startedAt);
-    apply(room, ids, startedAt);
-  }
-
-  function settleLater(room: string): void {
-    if (stopped || settling.has(room)) return;
-    settling.set(room, setTimeout(() => {
-      settling.delete(room);
-      void broadcast(room);
-    }, SETTLE_MS));
-  }
-
-  /** Runs on the process holding `socketId`: its claim on `peerId` went to a newer socket. */
-  function displaceHere(socketId: unknown, room: unknown, peerId: unknown): void {
-    if (typeof socketId !== 'string' || typeof room !== 'string' || typeof peerId !== 'string') return;
-    const socket = io.of('/').sockets.get(socketId);
-    if (!socket) return;
+  async join(socket: ClientSocket, { room, peerId, token }: JoinMessage): Promise<Outcome> {
     const claims = claimsOf(socket.data);
-    const index = claims.findIndex((claim) => claim.room === room && claim.peerId === peerId);
-    if (index < 0) return;
-    claims.splice(index, 1);
-    dropLocal(room);
-    void socket.leave(roomKey(room));
-    void socket.leave(peerKey(room, peerId));
-    const message = `peer id "${peerId}" in room "${room}" was taken over by a newer connection with its token`;
-    socket.emit(SignalingEvent.ERROR, failure(P2PErrorCode.ID_TAKEN, SignalingEvent.JOIN, message, { room, peerId }));
+    const held = claims.find((claim) => claim.room === room)?.peerId;
+    const own = checkOwnRooms(held, claims.length, room, peerId, this.config);
+    if (own === 'rejoined') {
+      socket.emit(SignalingEvent.JOINED, [...(this.rosters.get(room) ?? [peerId])], room);
+      return undefined;
+    }
+    if (own) return failure(own.code, SignalingEvent.JOIN, own.message, { room, peerId });
+    let release: () => Promise<void>;
+    try {
+      release = await this.redis.lock(peerKey(room, peerId));
+    } catch {
+      return failure(P2PErrorCode.SIGNALING, SignalingEvent.JOIN, 'the server cluster did not answer in time; retry', { room, peerId });
+    }
+    let outcome: Outcome;
+    try {
+      outcome = await this.claim(socket, room, peerId, token);
+    } finally {
+      await release();
+    }
+    if (outcome) return outcome;
+    await this.broadcast(room);
+    this.settleLater(room);
+    return undefined;
   }
 
-  io.on(ROSTER, (room: unknown, ids: unknown, startedAt: unknown) => {
-    if (typeof room !== 'string' || !Array.isArray(ids) || typeof startedAt !== 'number') return;
-    apply(room, ids.filter((id): id is string => typeof id === 'string'), startedAt);
-  });
-  io.on(DISPLACE, displaceHere);
-  // A process that died told nobody: when the count of processes changes, every room here
-  // gets a fresh list.
-  let checking = false; // while Redis is down the count waits: never pile up checks
-  const watch = setInterval(() => {
-    if (checking) return;
-    checking = true;
-    redis.serverCount().then((count) => {
-      // Fewer: one died. More: one started, or all came back after a Redis outage, when lists
-      // made while some were unsubscribed missed their members.
-      if (processes > 0 && count !== processes) for (const room of localMembers.keys()) void broadcast(room);
-      processes = count;
-    }, () => undefined).finally(() => (checking = false));
-  }, PEER_PROCESS_CHECK_MS);
+  signal(socket: ClientSocket, message: SignalMessage): Outcome {
+    const { from, to, room } = message;
+    const own = claimsOf(socket.data).find((claim) => claim.room === room)?.peerId;
+    // The last list this process saw: a synchronous check, so signals keep their order.
+    const refusal = checkSignal(own, this.rosters.get(room)?.has(to) === true, from, to, room);
+    if (refusal) return refusedSignal(refusal, room, to);
+    this.io.to(peerKey(room, to)).emit(SignalingEvent.SIGNAL, relayed(socket, message));
+    return undefined;
+  }
+
+  async leave(socket: ClientSocket, room: string): Promise<Outcome> {
+    const claims = claimsOf(socket.data);
+    const index = claims.findIndex((claim) => claim.room === room);
+    // Leaving a room one is not in is a no-op: a displaced or racing client may well do it.
+    if (index < 0) return undefined;
+    const [claim] = claims.splice(index, 1);
+    this.dropLocal(room);
+    void socket.leave(roomKey(room));
+    void socket.leave(peerKey(room, claim!.peerId));
+    await this.broadcast(room);
+    this.settleLater(room);
+    return undefined;
+  }
+
+  disconnected(socket: ClientSocket): void {
+    // socket.io has already taken the socket out of its rooms, so the lists below omit it.
+    for (const { room } of claimsOf(socket.data).splice(0)) {
+      this.dropLocal(room);
+      void this.broadcast(room);
+      this.settleLater(room);
+    }
+  }
+
+  stats(): { rooms: number; peers: number } {
+    return { rooms: this.localMembers.size, peers: [...this.localMembers.values()].reduce((sum, count) => sum + count, 0) };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timers.dispose();
+    this.settling.clear();
+  }
 
   /**
    * Checks and takes `peerId` in `room` under the cluster lock of that id, so no other claim
    * runs between the check and the taking, and the socket joins the id's routing room (where
    * its signals arrive) only once the id is its own.
    */
-  async function claim(socket: ClientSocket, room: string, peerId: string, token: string | undefined): Promise<Outcome> {
-    const event = SignalingEvent.JOIN;
+  private async claim(socket: ClientSocket, room: string, peerId: string, token: string | undefined): Promise<Outcome> {
     const key = peerKey(room, peerId);
-    const refuse = (code: P2PErrorCode, message: string) => failure(code, event, message, { room, peerId });
-    let holders: Array<{ id: string; data: unknown }>;
-    let members: Array<{ id: string }>;
+    const refuse = (code: P2PErrorCode, message: string) => failure(code, SignalingEvent.JOIN, message, { room, peerId });
+    let holders: RemoteSocket[];
+    let members: RemoteSocket[];
     try {
-      [holders, members] = await Promise.all([fetchSockets(key), fetchSockets(roomKey(room))]);
+      [holders, members] = await Promise.all([this.fetchSockets(key), this.fetchSockets(roomKey(room))]);
     } catch {
       return refuse(P2PErrorCode.SIGNALING, 'the server cluster did not answer in time; retry');
     }
     const others = holders.filter((holder) => holder.id !== socket.id);
-    const takeover = others.length > 0 && others.every((other) => tokenMatches(token, room, peerId, claimsOf(other.data).find((c) => c.room === room)?.token));
-    if (others.length > 0 && !takeover) return refuse(P2PErrorCode.ID_TAKEN, `peer id "${peerId}" is already taken in room "${room}"`);
-    const staying = members.filter((member) => member.id !== socket.id && !others.some((other) => other.id === member.id));
-    if (staying.length >= config.maxPeersPerRoom) return refuse(P2PErrorCode.LIMIT_EXCEEDED, `room "${room}" is full (${config.maxPeersPerRoom} peers)`);
+    const sealedOf = (other: RemoteSocket) => claimsOf(other.data).find((claim) => claim.room === room)?.token;
+    const staying = members.filter((member) => member.id !== socket.id && !others.some((other) => other.id === member.id)).length;
+    const verdict = checkClaim(
+      { held: others.length > 0, tokenMatches: others.every((other) => tokenMatches(token, room, peerId, sealedOf(other))), staying },
+      room,
+      peerId,
+      this.config,
+    );
+    if (typeof verdict === 'object') return refuse(verdict.code, verdict.message);
     for (const other of others) {
-      if (io.of('/').sockets.has(other.id)) displaceHere(other.id, room, peerId);
-      else io.serverSideEmit(DISPLACE, other.id, room, peerId);
+      if (this.io.of('/').sockets.has(other.id)) this.displaceHere(other.id, room, peerId);
+      else this.io.serverSideEmit(DISPLACE, other.id, room, peerId);
     }
     // The others see the stale holder leave before the new one joins (clients diff the lists).
-    if (takeover) await broadcast(room, peerId);
+    if (verdict === 'takeover') await this.broadcast(room, peerId);
     if (!socket.connected) return refuse(P2PErrorCode.SIGNALING, 'disconnected while joining');
-    claimsOf(socket.data).push({ room, peerId, at: Date.now(), ...(token === undefined ? {} : { token: sealToken(room, peerId, token) }) });
-    addLocal(room);
+    claimsOf(socket.data).push({ room, peerId, at: this.clock.now(), ...(token === undefined ? {} : { token: sealToken(room, peerId, token) }) });
+    this.localMembers.set(room, (this.localMembers.get(room) ?? 0) + 1);
     // Local and synchronous: any claim checked after the lock is released sees it.
     void socket.join(key);
     void socket.join(roomKey(room));
     return undefined;
   }
 
-  return {
-    async join(socket: ClientSocket, { room, peerId, token }: JoinMessage): Promise<Outcome> {
-      const event = SignalingEvent.JOIN;
-      const claims = claimsOf(socket.data);
-      const held = claims.find((claim) => claim.room === room);
-      if (held?.peerId === peerId) {
-        socket.emit(SignalingEvent.JOINED, [...(rosters.get(room) ?? [peerId])], room);
-        return undefined;
-      }
-      if (held) return failure(P2PErrorCode.PROTOCOL, event, `already in room "${room}" as "${held.peerId}"; leave it first`, { room, peerId });
-      if (claims.length >= config.maxRoomsPerSocket) {
-        return failure(P2PErrorCode.LIMIT_EXCEEDED, event, `at most ${config.maxRoomsPerSocket} rooms per socket`, { room, peerId });
-      }
-      const key = peerKey(room, peerId);
-      let release: () => Promise<void>;
-      try {
-        release = await redis.lock(key);
-      } catch {
-        return failure(P2PErrorCode.SIGNALING, event, 'the server cluster did not answer in time; retry', { room, peerId });
-      }
-      let outcome: Outcome;
-      try {
-        outcome = await claim(socket, room, peerId, token);
-      } finally {
-        await release();
-      }
-      if (outcome) return outcome;
-      await broadcast(room);
-      settleLater(room);
-      return undefined;
-    },
+  /** Runs on the process holding `socketId`: its claim on `peerId` went to a newer socket. */
+  private displaceHere(socketId: unknown, room: unknown, peerId: unknown): void {
+    if (typeof socketId !== 'string' || typeof room !== 'string' || typeof peerId !== 'string') return;
+    const socket = this.io.of('/').sockets.get(socketId);
+    if (!socket) return;
+    const claims = claimsOf(socket.data);
+    const index = claims.findIndex((claim) => claim.room === room && claim.peerId === peerId);
+    if (index < 0) return;
+    claims.splice(index, 1);
+    this.dropLocal(room);
+    void socket.leave(roomKey(room));
+    void socket.leave(peerKey(room, peerId));
+    socket.emit(SignalingEvent.ERROR, displaced(room, peerId));
+  }
 
-    signal(socket: ClientSocket, message: SignalMessage): Outcome {
-      const { from, to, room } = message;
-      const event = SignalingEvent.SIGNAL;
-      const own = claimsOf(socket.data).find((claim) => claim.room === room)?.peerId;
-      if (own === undefined) return failure(P2PErrorCode.PROTOCOL, event, `not a member of room "${room}"`, { room });
-      if (own !== from) {
-        return failure(P2PErrorCode.PROTOCOL, event, `"from" must be your own id "${own}" in room "${room}"`, { room });
-      }
-      // The last list this process saw: a synchronous check, so signals keep their order.
-      if (!rosters.get(room)?.has(to)) {
-        return failure(P2PErrorCode.PEER_NOT_CONNECTED, event, `peer "${to}" is not in room "${room}"`, { room, peerId: to });
-      }
-      io.to(peerKey(room, to)).emit(event, relayed(socket, message));
-      return undefined;
-    },
+  private dropLocal(room: string): void {
+    const left = (this.localMembers.get(room) ?? 1) - 1;
+    if (left > 0) return void this.localMembers.set(room, left);
+    this.localMembers.delete(room);
+    this.rosters.delete(room);
+    this.appliedAt.delete(room);
+  }
 
-    async leave(socket: ClientSocket, room: string): Promise<Outcome> {
-      const claims = claimsOf(socket.data);
-      const index = claims.findIndex((claim) => claim.room === room);
-      // Leaving a room one is not in is a no-op: a displaced or racing client may well do it.
-      if (index < 0) return undefined;
-      const [claim] = claims.splice(index, 1);
-      dropLocal(room);
-      void socket.leave(roomKey(room));
-      void socket.leave(peerKey(room, claim!.peerId));
-      await broadcast(room);
-      settleLater(room);
-      return undefined;
-    },
+  /**
+   * Shows `ids` (a list whose computation started at `startedAt`) to this process's members of
+   * `room`, unless they already saw a list started later: a slow list computed before a change
+   * must not overwrite the list computed after it.
+   */
+  private apply(room: string, ids: string[], startedAt: number): void {
+    if (!this.localMembers.has(room) || startedAt < (this.appliedAt.get(room) ?? 0)) return;
+    this.appliedAt.set(room, startedAt);
+    this.rosters.set(room, new Set(ids));
+    if (ids.length > 0) this.io.local.to(roomKey(room)).emit(SignalingEvent.JOINED, ids, room);
+  }
 
-    disconnected(socket: ClientSocket): void {
-      // socket.io has already taken the socket out of its rooms, so the lists below omit it.
-      for (const { room } of claimsOf(socket.data).splice(0)) {
-        dropLocal(room);
-        void broadcast(room);
-        settleLater(room);
-      }
-    },
+  /**
+   * `fetchSockets()` bounded in time: while Redis is down, node-redis queues the adapter's
+   * commands and its own request timeout has not even started.
+   */
+  private fetchSockets(key: string): Promise<RemoteSocket[]> {
+    return withDeadline(this.io.in(key).fetchSockets(), this.clock.now() + CLUSTER_REQUEST_TIMEOUT_MS, this.clock);
+  }
 
-    stats: () => ({ rooms: localMembers.size, peers: [...localMembers.values()].reduce((sum, count) => sum + count, 0) }),
+  private async roster(room: string): Promise<string[]> {
+    const sockets = await this.fetchSockets(roomKey(room));
+    const claims = sockets.flatMap((socket) => claimsOf(socket.data).filter((claim) => claim.room === room));
+    claims.sort((a, b) => a.at - b.at || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0));
+    return [...new Set(claims.map((claim) => claim.peerId))];
+  }
 
-    stop: async () => {
-      stopped = true;
-      clearInterval(watch);
-      for (const timer of settling.values()) clearTimeout(timer);
-      settling.clear();
-    },
-  };
+  /** Sends every member the room's list (`without` one id: a takeover's intermediate list). Never throws. */
+  private async broadcast(room: string, without?: string): Promise<void> {
+    if (this.stopped) return;
+    const startedAt = this.clock.now();
+    let ids: string[];
+    try {
+      ids = await this.roster(room);
+    } catch {
+      return; // the cluster did not answer in time; the settling broadcast tries again
+    }
+    if (this.stopped) return;
+    if (without !== undefined) {
+      ids = ids.filter((id) => id !== without);
+      if (ids.length > 0) this.io.to(roomKey(room)).emit(SignalingEvent.JOINED, ids, room);
+      return;
+    }
+    // Each process shows it to its own members, once it knows nothing newer.
+    this.io.serverSideEmit(ROSTER, room, ids, startedAt);
+    this.apply(room, ids, startedAt);
+  }
+
+  private settleLater(room: string): void {
+    if (this.stopped || this.settling.has(room)) return;
+    this.settling.add(room);
+    this.timers.after(SETTLE_MS, () => {
+      this.settling.delete(room);
+      void this.broadcast(room);
+    });
+  }
+
+  /**
+   * A process that died told nobody: when the count of processes changes, every room here
+   * gets a fresh list. The next check waits for this one (while Redis is down, none pile up).
+   */
+  private watchProcesses(): void {
+    this.timers.after(PEER_PROCESS_CHECK_MS, () => {
+      this.redis
+        .serverCount()
+        .then((count) => {
+          // Fewer: one died. More: one started, or all came back after a Redis outage, when
+          // lists made while some were unsubscribed missed their members.
+          if (this.processes > 0 && count !== this.processes) for (const room of this.localMembers.keys()) void this.broadcast(room);
+          this.processes = count;
+        }, () => undefined)
+        .finally(() => !this.stopped && this.watchProcesses());
+    });
+  }
 }

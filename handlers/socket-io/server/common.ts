@@ -1,8 +1,9 @@
 /** What the socket.io server's two room directories (one process, or several on Redis) share. */
 import type { Socket } from 'socket.io';
 import { P2PErrorCode } from '../../../src/errors.js';
-import type { JoinMessage, ServerToClientEvents, SignalMessage, SignalingErrorMessage, SignalingEvent } from '../protocol.js';
+import { SignalingEvent, type JoinMessage, type ServerToClientEvents, type SignalMessage, type SignalingErrorMessage } from '../protocol.js';
 import { MessageRateLimiter } from './limits.js';
+import { displacedMessage, type Refusal } from './rules.js';
 
 export type ClientSocket = Socket<Record<string, (...args: unknown[]) => void>, ServerToClientEvents>;
 /** What a handler returns: nothing on success, the error to report otherwise. */
@@ -32,6 +33,17 @@ export function failure(
   about: { room?: string; peerId?: string } = {},
 ): SignalingErrorMessage {
   return { code, message, ...(event ? { event } : {}), ...about };
+}
+
+/** A signal's refusal, naming the target when it is the target that is missing. */
+export function refusedSignal(refusal: Refusal, room: string, to: string): SignalingErrorMessage {
+  const about = refusal.code === P2PErrorCode.PEER_NOT_CONNECTED ? { room, peerId: to } : { room };
+  return failure(refusal.code, SignalingEvent.SIGNAL, refusal.message, about);
+}
+
+/** What the holder of an id hears when the bearer of its token takes the id over. */
+export function displaced(room: string, peerId: string): SignalingErrorMessage {
+  return failure(P2PErrorCode.ID_TAKEN, SignalingEvent.JOIN, displacedMessage(room, peerId), { room, peerId });
 }
 
 /** The signal as relayed: the server's verified identity of the sender, never the client's. */

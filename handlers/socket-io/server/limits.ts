@@ -1,4 +1,5 @@
 /** Per-socket message rate limit: a token bucket plus a count of dropped messages. */
+import { systemClock, type Clock } from '../../../src/mesh/timers.js';
 
 /** A socket that stops being rate-limited for this long is forgiven its earlier drops. */
 export const DROP_FORGIVE_MS = 10_000;
@@ -10,6 +11,11 @@ const MILLI = 1000;
  * Whole milliseconds: a fractional time in a field costs every limiter a boxed number.
  */
 const monotonicNow = () => Math.floor(performance.now());
+
+/** Limits run on monotonic time, except under an injected clock (tests), which then drives them too. */
+export function limiterNow(clock: Clock): (() => number) | undefined {
+  return clock === systemClock ? undefined : () => Math.floor(clock.now());
+}
 
 export type RateVerdict = 'accept' | 'drop' | 'disconnect';
 

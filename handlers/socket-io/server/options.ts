@@ -3,6 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'socket.io';
 import { P2PError, P2PErrorCode } from '../../../src/errors.js';
+import { systemClock, type Clock } from '../../../src/mesh/timers.js';
 
 export type Handshake = Socket['handshake'];
 export type CorsOrigin = boolean | string | RegExp | Array<string | RegExp>;
@@ -72,20 +73,26 @@ export interface SocketIoSignalingServerOptions {
    * Default: undefined, a single process keeps everything in memory.
    */
   redis?: string;
+  /**
+   * What the server schedules its timers with and stamps joins by (wall-clock time: processes
+   * of a cluster order their lists by it). Default: the system clock. Tests inject their own.
+   */
+  clock?: Clock;
 }
 
 export interface ResolvedOptions
-  extends Required<Omit<SocketIoSignalingServerOptions, 'authenticate' | 'corsOrigin' | 'httpServer' | 'rxdbPath' | 'redis'>> {
+  extends Required<Omit<SocketIoSignalingServerOptions, 'authenticate' | 'corsOrigin' | 'httpServer' | 'rxdbPath' | 'redis' | 'clock'>> {
   redis: string | undefined;
   rxdbPath: string | false;
   authenticate: SocketIoSignalingServerOptions['authenticate'];
   corsOrigin: CorsOrigin | undefined;
   httpServer: HttpServer | HttpsServer | undefined;
+  clock: Clock;
 }
 
 const KNOWN = new Set([
   'port', 'host', 'path', 'rxdbPath', 'authenticate', 'maxRoomsPerSocket', 'maxPeersPerRoom', 'maxPayloadBytes',
-  'messagesPerSecond', 'messageBurst', 'maxDroppedMessages', 'joinsPerSecond', 'maxConnectionsPerAddress', 'corsOrigin', 'httpServer', 'redis',
+  'messagesPerSecond', 'messageBurst', 'maxDroppedMessages', 'joinsPerSecond', 'maxConnectionsPerAddress', 'corsOrigin', 'httpServer', 'redis', 'clock',
 ]);
 
 function invalid(name: string, expected: string, value: unknown): P2PError {
@@ -126,8 +133,34 @@ export function resolveOptions(options: SocketIoSignalingServerOptions = {}): Re
     corsOrigin,
     httpServer,
     redis,
+    clock = systemClock,
   } = options;
+  checkShapes({ port, host, path, rxdbPath, authenticate, messagesPerSecond, joinsPerSecond, corsOrigin, redis, httpServer, clock });
 
+  return {
+    port,
+    host,
+    path,
+    rxdbPath,
+    authenticate,
+    maxRoomsPerSocket: positiveInteger('maxRoomsPerSocket', maxRoomsPerSocket),
+    maxPeersPerRoom: positiveInteger('maxPeersPerRoom', maxPeersPerRoom),
+    maxPayloadBytes: positiveInteger('maxPayloadBytes', maxPayloadBytes),
+    messagesPerSecond,
+    messageBurst: positiveInteger('messageBurst', messageBurst),
+    maxDroppedMessages: positiveInteger('maxDroppedMessages', maxDroppedMessages),
+    joinsPerSecond,
+    maxConnectionsPerAddress: positiveInteger('maxConnectionsPerAddress', maxConnectionsPerAddress),
+    corsOrigin,
+    httpServer,
+    redis,
+    clock,
+  };
+}
+
+/** The options that are more than a positive integer: each of the right type and shape. */
+function checkShapes(options: Omit<ResolvedOptions, 'maxRoomsPerSocket' | 'maxPeersPerRoom' | 'maxPayloadBytes' | 'messageBurst' | 'maxDroppedMessages' | 'maxConnectionsPerAddress'>): void {
+  const { port, host, path, rxdbPath, authenticate, messagesPerSecond, joinsPerSecond, corsOrigin, redis, httpServer, clock } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid('port', 'an integer in 0..65535', port);
   if (typeof host !== 'string' || host.length === 0) throw invalid('host', 'a non-empty string', host);
   if (typeof path !== 'string' || !path.startsWith('/')) throw invalid('path', 'a string starting with "/"', path);
@@ -153,22 +186,7 @@ export function resolveOptions(options: SocketIoSignalingServerOptions = {}): Re
   if (server !== undefined && (typeof server?.listen !== 'function' || typeof server.on !== 'function')) {
     throw invalid('httpServer', 'an http.Server or https.Server', httpServer);
   }
-  return {
-    port,
-    host,
-    path,
-    rxdbPath,
-    authenticate,
-    maxRoomsPerSocket: positiveInteger('maxRoomsPerSocket', maxRoomsPerSocket),
-    maxPeersPerRoom: positiveInteger('maxPeersPerRoom', maxPeersPerRoom),
-    maxPayloadBytes: positiveInteger('maxPayloadBytes', maxPayloadBytes),
-    messagesPerSecond,
-    messageBurst: positiveInteger('messageBurst', messageBurst),
-    maxDroppedMessages: positiveInteger('maxDroppedMessages', maxDroppedMessages),
-    joinsPerSecond,
-    maxConnectionsPerAddress: positiveInteger('maxConnectionsPerAddress', maxConnectionsPerAddress),
-    corsOrigin,
-    httpServer,
-    redis,
-  };
+  if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+    throw invalid('clock', 'an object with now, setTimeout and clearTimeout', clock);
+  }
 }

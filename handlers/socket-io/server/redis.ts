@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'socket.io';
 import { P2PError, P2PErrorCode, redactUrl } from '../../../src/errors.js';
+import type { Clock } from '../../../src/mesh/timers.js';
 
 /** Initial connection to Redis; a server that cannot reach it fails to start instead of hanging. */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -47,7 +48,7 @@ interface RedisClient {
   readonly isOpen: boolean;
 }
 
-export async function attachRedis(io: Server, url: string): Promise<RedisLink> {
+export async function attachRedis(io: Server, url: string, clock: Clock): Promise<RedisLink> {
   let redisModule: typeof import('redis');
   let adapterModule: typeof import('@socket.io/redis-adapter');
   try {
@@ -82,7 +83,7 @@ export async function attachRedis(io: Server, url: string): Promise<RedisLink> {
   let closing: Promise<void> | undefined;
   return {
     serverCount: () => (io.of('/').adapter as unknown as { serverCount(): Promise<number> }).serverCount(),
-    lock: (name) => lock(pub, name),
+    lock: (name) => lock(pub, name, clock),
     close: () => (closing ??= close()),
   };
 }
@@ -103,30 +104,30 @@ function handlePublishRejections(client: RedisClient): void {
   };
 }
 
-async function lock(client: RedisClient, name: string): Promise<() => Promise<void>> {
+async function lock(client: RedisClient, name: string, clock: Clock): Promise<() => Promise<void>> {
   const key = `p2p-lock:${name}`;
   const owner = randomUUID();
-  const giveUpAt = Date.now() + CLAIM_LOCK_MS;
+  const giveUpAt = clock.now() + CLAIM_LOCK_MS;
   for (;;) {
     // While Redis is down node-redis queues commands without a deadline of its own.
-    const granted = await withDeadline(client.sendCommand(['SET', key, owner, 'NX', 'PX', String(CLAIM_LOCK_MS)]), giveUpAt);
+    const granted = await withDeadline(client.sendCommand(['SET', key, owner, 'NX', 'PX', String(CLAIM_LOCK_MS)]), giveUpAt, clock);
     if (granted === 'OK') break;
-    if (Date.now() > giveUpAt) throw new Error(`the cluster lock ${name} stayed taken`);
-    await new Promise((resolve) => setTimeout(resolve, CLAIM_LOCK_POLL_MS));
+    if (clock.now() > giveUpAt) throw new Error(`the cluster lock ${name} stayed taken`);
+    await new Promise<void>((resolve) => clock.setTimeout(resolve, CLAIM_LOCK_POLL_MS));
   }
   return async () => {
     await client.sendCommand(['EVAL', UNLOCK_SCRIPT, '1', key, owner]).catch(() => undefined);
   };
 }
 
-/** `promise`, or a rejection once `deadline` (a Date.now() time) passes; a late rejection of `promise` is ignored. */
-export function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+/** `promise`, or a rejection once `deadline` (a `clock.now()` time) passes; a late rejection of `promise` is ignored. */
+export function withDeadline<T>(promise: Promise<T>, deadline: number, clock: Clock): Promise<T> {
+  let timer: unknown;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('the server cluster did not answer in time')), Math.max(0, deadline - Date.now()));
+    timer = clock.setTimeout(() => reject(new Error('the server cluster did not answer in time')), Math.max(0, deadline - clock.now()));
   });
   promise.catch(() => undefined);
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, late]).finally(() => clock.clearTimeout(timer));
 }
 
 async function quit(client: RedisClient): Promise<void> {

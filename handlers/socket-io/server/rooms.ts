@@ -4,7 +4,10 @@
  * (one per topic) with different ids, and signals never cross rooms.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { P2PErrorCode } from '../../../src/errors.js';
+import type { P2PErrorCode } from '../../../src/errors.js';
+import { checkClaim, checkOwnRooms, type RoomLimits } from './rules.js';
+
+export type { RoomLimits } from './rules.js';
 
 interface Member<C> {
   client: C;
@@ -16,11 +19,6 @@ export type JoinResult<C> =
   | { ok: true; kind: 'joined' | 'rejoined' }
   | { ok: true; kind: 'takeover'; displaced: C }
   | { ok: false; code: P2PErrorCode; message: string };
-
-export interface RoomLimits {
-  maxRoomsPerSocket: number;
-  maxPeersPerRoom: number;
-}
 
 export class RoomRegistry<C extends object> {
   /** room → peer id → member. Insertion order gives a stable `joined` list. */
@@ -44,29 +42,20 @@ export class RoomRegistry<C extends object> {
   }
 
   join(client: C, room: string, peerId: string, token?: string): JoinResult<C> {
-    const held = this.peerIdOf(client, room);
-    if (held === peerId) return { ok: true, kind: 'rejoined' };
-    if (held !== undefined) {
-      return fail(P2PErrorCode.PROTOCOL, `already in room "${room}" as "${held}"; leave it first`);
-    }
-    const roomsHeld = (this.clients.get(client)?.length ?? 0) / 2;
-    if (roomsHeld >= this.limits.maxRoomsPerSocket) {
-      return fail(P2PErrorCode.LIMIT_EXCEEDED, `at most ${this.limits.maxRoomsPerSocket} rooms per socket`);
-    }
+    const own = checkOwnRooms(this.peerIdOf(client, room), (this.clients.get(client)?.length ?? 0) / 2, room, peerId, this.limits);
+    if (own === 'rejoined') return { ok: true, kind: 'rejoined' };
+    if (own) return { ok: false, ...own };
     const members = this.rooms.get(room);
     const holder = members?.get(peerId);
     const tokenHash = token === undefined ? undefined : this.hash(token);
+    const tokenMatches = !!tokenHash && !!holder?.tokenHash && timingSafeEqual(tokenHash, holder.tokenHash);
+    const verdict = checkClaim({ held: !!holder, tokenMatches, staying: (members?.size ?? 0) - (holder ? 1 : 0) }, room, peerId, this.limits);
+    if (typeof verdict === 'object') return { ok: false, ...verdict };
     if (members && holder) {
-      if (!tokenHash || !holder.tokenHash || !timingSafeEqual(tokenHash, holder.tokenHash)) {
-        return fail(P2PErrorCode.ID_TAKEN, `peer id "${peerId}" is already taken in room "${room}"`);
-      }
       this.forget(holder.client, room);
       members.set(peerId, { client, tokenHash: holder.tokenHash });
       this.remember(client, room, peerId);
       return { ok: true, kind: 'takeover', displaced: holder.client };
-    }
-    if ((members?.size ?? 0) >= this.limits.maxPeersPerRoom) {
-      return fail(P2PErrorCode.LIMIT_EXCEEDED, `room "${room}" is full (${this.limits.maxPeersPerRoom} peers)`);
     }
     const target = members ?? new Map<string, Member<C>>();
     if (!members) this.rooms.set(room, target);
@@ -134,8 +123,4 @@ export class RoomRegistry<C extends object> {
     }
     if (held.length === 0) this.clients.delete(client);
   }
-}
-
-function fail(code: P2PErrorCode, message: string): { ok: false; code: P2PErrorCode; message: string } {
-  return { ok: false, code, message };
 }

@@ -18,9 +18,11 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { P2PErrorCode } from '../../../src/errors.js';
 import { randomId } from '../../../src/mesh/options.js';
 import { isValidId } from '../protocol.js';
-import { MessageRateLimiter, RatePolicy, type AddressCounter } from './limits.js';
+import { MessageRateLimiter, RatePolicy, limiterNow, type AddressCounter } from './limits.js';
 import type { Handshake, ResolvedOptions } from './options.js';
 import { RoomRegistry } from './rooms.js';
+import { checkSignal } from './rules.js';
+import { TimerSet } from '../../../src/mesh/timers.js';
 
 /** RxDB's server drops a client silent for this long (its clients ping every 60 s). */
 export const RXDB_SILENCE_LIMIT_MS = 2 * 60_000;
@@ -49,154 +51,204 @@ export interface RxdbSignaling {
 }
 
 export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: ResolvedOptions, addresses: AddressCounter): RxdbSignaling {
-  const { rxdbPath, path: socketIoPath } = config;
-  const enginePath = `${socketIoPath.replace(/\/$/, '')}/`;
-  const registry = new RoomRegistry<WebSocket>(config);
-  // `clients` below tracks the sockets: ws's own tracking would add a Set entry and a closure per socket.
-  const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxPayloadBytes * 2 + 16 * 1024 });
-  const policy = new RatePolicy(config);
-  const joinPolicy = new RatePolicy({ messagesPerSecond: config.joinsPerSecond, messageBurst: Math.ceil(2 * config.joinsPerSecond), maxDroppedMessages: config.maxDroppedMessages, now: policy.now });
-  const clients = new Map<WebSocket, RxdbClient>();
-  // Rooms whose member list changed in this turn of the event loop: each is sent once, after it.
-  const changedRooms = new Set<string>();
-  let rosterFlush: NodeJS.Immediate | undefined;
+  return new RxdbEndpoint(server, config, addresses);
+}
 
-  const send = (socket: WebSocket, message: object) => {
-    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
-  };
-  const refuse = (socket: WebSocket, code: P2PErrorCode, message: string) => send(socket, { type: 'error', code, message });
-  const flushRosters = () => {
-    rosterFlush = undefined;
-    for (const room of changedRooms) {
-      const otherPeerIds = registry.peerIds(room);
-      // Encoded once for the whole room.
-      const encoded = JSON.stringify({ type: 'joined', otherPeerIds });
-      for (const id of otherPeerIds) {
-        const member = registry.holder(room, id);
-        if (member?.readyState === member?.OPEN) member!.send(encoded);
-      }
-    }
-    changedRooms.clear();
-  };
-  const rosterChanged = (room: string) => {
-    changedRooms.add(room);
-    rosterFlush ??= setImmediate(flushRosters);
-  };
+/** Clients are tracked here: ws's own tracking would add a Set entry and a closure per socket. */
+class RxdbEndpoint implements RxdbSignaling {
+  private readonly enginePath: string;
+  private readonly registry: RoomRegistry<WebSocket>;
+  private readonly wss: WebSocketServer;
+  private readonly policy: RatePolicy;
+  private readonly joinPolicy: RatePolicy;
+  private readonly sockets = new Map<WebSocket, RxdbClient>();
+  /** Rooms whose member list changed in this turn of the event loop: each is sent once, after it. */
+  private readonly changedRooms = new Set<string>();
+  private rosterFlush: NodeJS.Immediate | undefined;
+  private readonly timers: TimerSet;
+  private closing: Promise<void> | undefined;
+  /**
+   * Made once and shared by every socket (ws calls them with the socket as `this`): closures
+   * per socket would cost ~60 bytes each.
+   */
+  private readonly listeners = listenersOf(this);
+  private readonly upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(request, socket, head);
 
-  function onMessage(socket: WebSocket, raw: RawData, binary: boolean, client: RxdbClient): void {
-    const verdict = client.take(); // also the time last heard, for the silence sweep
-    if (verdict === 'disconnect') return socket.terminate();
-    if (verdict === 'drop') return refuse(socket, P2PErrorCode.LIMIT_EXCEEDED, `over ${config.messagesPerSecond} messages per second`);
-    const text = binary ? undefined : raw.toString();
-    let message: any;
-    try {
-      message = text === undefined ? undefined : JSON.parse(text);
-    } catch {
-      message = undefined;
-    }
-    if (typeof message !== 'object' || message === null) return refuse(socket, P2PErrorCode.PROTOCOL, 'expected a JSON object');
-    const self = client.id;
-    if (message.type === 'ping') return;
-    if (message.type === 'join') {
-      if (!isValidId(message.room)) return refuse(socket, P2PErrorCode.PROTOCOL, 'join needs a room of 1 to 256 characters');
-      const allowed = client.joins.take();
-      if (allowed === 'disconnect') return socket.terminate();
-      if (allowed === 'drop') return refuse(socket, P2PErrorCode.LIMIT_EXCEEDED, `over ${config.joinsPerSecond} joins per second`);
-      // A repeat changes nothing for the others: only the sender hears the list again.
-      if (registry.peerIdOf(socket, message.room) === self) return send(socket, { type: 'joined', otherPeerIds: registry.peerIds(message.room) });
-      const result = registry.join(socket, message.room, self);
-      if (!result.ok) return refuse(socket, result.code, result.message);
-      return rosterChanged(message.room);
-    }
-    if (message.type === 'signal') {
-      const { room, senderPeerId, receiverPeerId, data, connectionId } = message;
-      if (!isValidId(room) || !isValidId(receiverPeerId) || data === undefined) {
-        return refuse(socket, P2PErrorCode.PROTOCOL, 'signal needs room, receiverPeerId and data');
-      }
-      if (senderPeerId !== self) return refuse(socket, P2PErrorCode.PROTOCOL, 'senderPeerId must be your own id');
-      if (registry.peerIdOf(socket, room) !== self) return refuse(socket, P2PErrorCode.PROTOCOL, `not a member of room "${room}"`);
-      if (text!.length > config.maxPayloadBytes) return refuse(socket, P2PErrorCode.PAYLOAD_TOO_LARGE, `signal over ${config.maxPayloadBytes} bytes`);
-      const target = registry.holder(room, receiverPeerId);
-      if (!target) return refuse(socket, P2PErrorCode.PEER_NOT_CONNECTED, `peer "${receiverPeerId}" is not in room "${room}"`);
-      const relayed = { type: 'signal', room, senderPeerId, receiverPeerId, data, ...(typeof connectionId === 'string' ? { connectionId } : {}) };
-      return send(target, relayed);
-    }
-    refuse(socket, P2PErrorCode.PROTOCOL, 'unknown message type; expected join, signal or ping');
+  constructor(
+    private readonly server: HttpServer | HttpsServer,
+    private readonly config: ResolvedOptions,
+    private readonly addresses: AddressCounter,
+  ) {
+    this.enginePath = `${config.path.replace(/\/$/, '')}/`;
+    this.registry = new RoomRegistry<WebSocket>(config);
+    this.wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxPayloadBytes * 2 + 16 * 1024 });
+    this.policy = new RatePolicy({ ...config, now: limiterNow(config.clock) });
+    const { joinsPerSecond, maxDroppedMessages } = config;
+    this.joinPolicy = new RatePolicy({ messagesPerSecond: joinsPerSecond, messageBurst: Math.ceil(2 * joinsPerSecond), maxDroppedMessages, now: this.policy.now });
+    this.timers = new TimerSet(config.clock);
+    server.on('upgrade', this.upgrade);
+    this.sweepSilent();
   }
 
-  // Listeners shared by every socket (ws calls them with the socket as `this`): closures per
-  // socket would cost ~60 bytes each.
-  function onSocketMessage(this: WebSocket, raw: RawData, binary: boolean): void {
-    const client = clients.get(this);
-    if (!client) return;
-    try {
-      onMessage(this, raw, binary, client);
-    } catch {
-      // A bug here must cost one message, never the process.
-      refuse(this, P2PErrorCode.SIGNALING, 'internal server error');
-    }
-  }
-  function onSocketError(this: WebSocket): void {
-    this.terminate();
-  }
-  function onSocketClose(this: WebSocket): void {
-    const client = clients.get(this);
-    clients.delete(this);
-    if (client) addresses.release(client.address);
-    for (const room of registry.leaveAll(this)) rosterChanged(room);
+  clients = (): number => this.sockets.size;
+
+  close(): Promise<void> {
+    return (this.closing ??= new Promise<void>((resolve) => {
+      this.timers.dispose();
+      if (this.rosterFlush) clearImmediate(this.rosterFlush);
+      this.server.off('upgrade', this.upgrade);
+      for (const socket of this.sockets.keys()) socket.terminate();
+      this.wss.close(() => resolve());
+    }));
   }
 
-  function onConnection(socket: WebSocket, address: string | undefined): void {
-    const client = new RxdbClient(policy, randomId(12), new MessageRateLimiter(joinPolicy), address);
-    clients.set(socket, client);
-    socket.on('message', onSocketMessage);
-    socket.on('error', onSocketError);
-    socket.on('close', onSocketClose);
+  private async onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const requested = new URL(request.url ?? '/', 'http://localhost');
+    // engine.io answers exactly the URLs that start with its path and a slash; any other
+    // path is ours to close, or it would stay open for ever.
+    if ((request.url ?? '').startsWith(this.enginePath)) return;
+    if (requested.pathname !== this.config.rxdbPath) return void socket.destroy();
+    socket.on('error', destroyOnError);
+    const address = request.socket.remoteAddress;
+    if (!this.addresses.acquire(address)) return void socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\n\r\n');
+    if (!(await this.authenticated(request, requested, address))) {
+      this.addresses.release(address);
+      return void socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, address));
+  }
+
+  /** A plain WebSocket carries credentials in its URL's query (RxDB's client has no `auth`). */
+  private async authenticated(request: IncomingMessage, requested: URL, address: string | undefined): Promise<boolean> {
+    const { authenticate } = this.config;
+    if (!authenticate) return true;
+    const handshake = { headers: request.headers, address, url: request.url, query: Object.fromEntries(requested.searchParams), auth: {} };
+    const accepted = await Promise.resolve()
+      .then(() => authenticate(handshake as unknown as Handshake))
+      .catch(() => false);
+    return !!accepted;
+  }
+
+  private onConnection(socket: WebSocket, address: string | undefined): void {
+    const client = new RxdbClient(this.policy, randomId(12), new MessageRateLimiter(this.joinPolicy), address);
+    this.sockets.set(socket, client);
+    socket.on('message', this.listeners.message);
+    socket.on('error', this.listeners.error);
+    socket.on('close', this.listeners.close);
     send(socket, { type: 'init', yourPeerId: client.id });
   }
 
-  async function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const requested = new URL(request.url ?? '/', 'http://localhost');
-    const path = requested.pathname;
-    // engine.io answers exactly the URLs that start with its path and a slash; any other
-    // path is ours to close, or it would stay open for ever.
-    if ((request.url ?? '').startsWith(enginePath)) return;
-    if (path !== rxdbPath) return void socket.destroy();
-    socket.on('error', destroyOnError);
-    const address = request.socket.remoteAddress;
-    if (!addresses.acquire(address)) return void socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\n\r\n');
-    if (config.authenticate) {
-      // A plain WebSocket carries credentials in its URL's query (RxDB's client has no `auth`).
-      const query = Object.fromEntries(requested.searchParams);
-      const handshake = { headers: request.headers, address, url: request.url, query, auth: {} };
-      const accepted = await Promise.resolve()
-        .then(() => config.authenticate!(handshake as unknown as Handshake))
-        .catch(() => false);
-      if (!accepted) {
-        addresses.release(address);
-        return void socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
-      }
+  onSocketMessage(socket: WebSocket, raw: RawData, binary: boolean): void {
+    const client = this.sockets.get(socket);
+    if (!client) return;
+    try {
+      this.onMessage(socket, raw, binary, client);
+    } catch {
+      // A bug here must cost one message, never the process.
+      refuse(socket, P2PErrorCode.SIGNALING, 'internal server error');
     }
-    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, address));
   }
 
-  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void onUpgrade(request, socket, head);
-  server.on('upgrade', upgrade);
-  const sweep = setInterval(() => {
-    const silentSince = policy.now() - RXDB_SILENCE_LIMIT_MS;
-    for (const [socket, client] of clients) if (client.lastMessageAt < silentSince) socket.terminate();
-  }, RXDB_SILENCE_LIMIT_MS / 4);
+  onSocketClose(socket: WebSocket): void {
+    const client = this.sockets.get(socket);
+    this.sockets.delete(socket);
+    if (client) this.addresses.release(client.address);
+    for (const room of this.registry.leaveAll(socket)) this.rosterChanged(room);
+  }
 
-  let closing: Promise<void> | undefined;
+  private onMessage(socket: WebSocket, raw: RawData, binary: boolean, client: RxdbClient): void {
+    const verdict = client.take(); // also the time last heard, for the silence sweep
+    if (verdict === 'disconnect') return socket.terminate();
+    if (verdict === 'drop') return refuse(socket, P2PErrorCode.LIMIT_EXCEEDED, `over ${this.config.messagesPerSecond} messages per second`);
+    const text = binary ? undefined : raw.toString();
+    const message = parseObject(text);
+    if (!message) return refuse(socket, P2PErrorCode.PROTOCOL, 'expected a JSON object');
+    if (message.type === 'ping') return;
+    if (message.type === 'join') return this.join(socket, client, message.room);
+    if (message.type === 'signal') return this.signal(socket, client, message, text!.length);
+    refuse(socket, P2PErrorCode.PROTOCOL, 'unknown message type; expected join, signal or ping');
+  }
+
+  private join(socket: WebSocket, client: RxdbClient, room: unknown): void {
+    if (!isValidId(room)) return refuse(socket, P2PErrorCode.PROTOCOL, 'join needs a room of 1 to 256 characters');
+    const allowed = client.joins.take();
+    if (allowed === 'disconnect') return socket.terminate();
+    if (allowed === 'drop') return refuse(socket, P2PErrorCode.LIMIT_EXCEEDED, `over ${this.config.joinsPerSecond} joins per second`);
+    const result = this.registry.join(socket, room, client.id);
+    if (!result.ok) return refuse(socket, result.code, result.message);
+    // A repeat changes nothing for the others: only the sender hears the list again.
+    if (result.kind === 'rejoined') return send(socket, { type: 'joined', otherPeerIds: this.registry.peerIds(room) });
+    this.rosterChanged(room);
+  }
+
+  private signal(socket: WebSocket, client: RxdbClient, message: Record<string, unknown>, bytes: number): void {
+    const { room, senderPeerId, receiverPeerId, data, connectionId } = message;
+    if (!isValidId(room) || !isValidId(receiverPeerId) || data === undefined) {
+      return refuse(socket, P2PErrorCode.PROTOCOL, 'signal needs room, receiverPeerId and data');
+    }
+    if (senderPeerId !== client.id) return refuse(socket, P2PErrorCode.PROTOCOL, 'senderPeerId must be your own id');
+    if (bytes > this.config.maxPayloadBytes) return refuse(socket, P2PErrorCode.PAYLOAD_TOO_LARGE, `signal over ${this.config.maxPayloadBytes} bytes`);
+    const target = this.registry.holder(room, receiverPeerId);
+    const refusal = checkSignal(this.registry.peerIdOf(socket, room), target !== undefined, client.id, receiverPeerId, room);
+    if (refusal) return refuse(socket, refusal.code, refusal.message);
+    send(target!, { type: 'signal', room, senderPeerId, receiverPeerId, data, ...(typeof connectionId === 'string' ? { connectionId } : {}) });
+  }
+
+  private rosterChanged(room: string): void {
+    this.changedRooms.add(room);
+    this.rosterFlush ??= setImmediate(() => this.flushRosters());
+  }
+
+  private flushRosters(): void {
+    this.rosterFlush = undefined;
+    for (const room of this.changedRooms) {
+      const otherPeerIds = this.registry.peerIds(room);
+      // Encoded once for the whole room.
+      const encoded = JSON.stringify({ type: 'joined', otherPeerIds });
+      for (const id of otherPeerIds) {
+        const member = this.registry.holder(room, id);
+        if (member?.readyState === member?.OPEN) member!.send(encoded);
+      }
+    }
+    this.changedRooms.clear();
+  }
+
+  private sweepSilent(): void {
+    this.timers.after(RXDB_SILENCE_LIMIT_MS / 4, () => {
+      const silentSince = this.policy.now() - RXDB_SILENCE_LIMIT_MS;
+      for (const [socket, client] of this.sockets) if (client.lastMessageAt < silentSince) socket.terminate();
+      this.sweepSilent();
+    });
+  }
+}
+
+function listenersOf(endpoint: { onSocketMessage(socket: WebSocket, raw: RawData, binary: boolean): void; onSocketClose(socket: WebSocket): void }) {
   return {
-    clients: () => clients.size,
-    close: () =>
-      (closing ??= new Promise<void>((resolve) => {
-        clearInterval(sweep);
-        if (rosterFlush) clearImmediate(rosterFlush);
-        server.off('upgrade', upgrade);
-        for (const socket of clients.keys()) socket.terminate();
-        wss.close(() => resolve());
-      })),
+    message(this: WebSocket, raw: RawData, binary: boolean): void {
+      endpoint.onSocketMessage(this, raw, binary);
+    },
+    error(this: WebSocket): void {
+      this.terminate();
+    },
+    close(this: WebSocket): void {
+      endpoint.onSocketClose(this);
+    },
   };
+}
+
+function send(socket: WebSocket, message: object): void {
+  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function refuse(socket: WebSocket, code: P2PErrorCode, message: string): void {
+  send(socket, { type: 'error', code, message });
+}
+
+function parseObject(text: string | undefined): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = text === undefined ? undefined : JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
