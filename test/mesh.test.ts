@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createWebRTCMeshHandler, type WebRTCMeshHandler, simulateCrash } from '../src/mesh/mesh.js';
 import { FrameType } from '../src/mesh/framing.js';
-import type { P2PError } from '../src/errors.js';
+import { P2PError, P2PErrorCode } from '../src/errors.js';
+import type { SignalingTransport } from '../src/mesh/signaling.js';
 import type { P2PPeer } from '../src/types.js';
 import { SignalingBus } from './helpers/signaling-bus.js';
 import { RawPeer } from './helpers/raw-peer.js';
@@ -283,6 +284,18 @@ test('maxPeersPerTopic: a full room ignores newcomers (ERR_LIMIT_EXCEEDED, no co
   await b.close();
   await dIn;
   assert.ok(d.peerId === 'dddd');
+});
+
+test('an error a transport reports while joining reaches error$ once the caller holds the handler', async () => {
+  const transport: SignalingTransport = {
+    join: async (_room, _peerId, events) => events.error(new P2PError(P2PErrorCode.PROTOCOL, 'heard while joining')),
+    send: () => {},
+    leave: async () => {},
+  };
+  const created = await createWebRTCMeshHandler({ signaling: transport, topic: 'early-error', config });
+  opened.push(created);
+  const error = await next(created.error$, 'error$ of the error reported during the join');
+  assert.match(error.message, /heard while joining/);
 });
 
 test.run();

@@ -25,8 +25,8 @@ export class RoomInbox {
   /** Presence topic hash → the peer id it announced, to name whom an empty payload removed. */
   private readonly ids = new Map<string, string>();
   private readonly reported = new Set<string>();
-  private queue: Promise<void>;
-  private openGate: () => void = () => {};
+  /** Opening is async: each message waits for the one before it. */
+  private queue: Promise<void> = Promise.resolve();
   private backlog = 0;
   private stopped = false;
 
@@ -34,14 +34,7 @@ export class RoomInbox {
     private readonly owner: InboxOwner,
     private readonly selfHash: string,
     private readonly signalTopic: string,
-  ) {
-    // Closed until open(): nothing may reach the core before it counts us as joined.
-    this.queue = new Promise((resolve) => (this.openGate = resolve));
-  }
-
-  open(): void {
-    this.openGate();
-  }
+  ) {}
 
   /** No event after this, whatever is still queued. */
   stop(): void {

@@ -55,7 +55,6 @@ class MqttSession implements InboxOwner, SignalingSession {
   /** Settles start() when leave() comes first: its listeners are gone by then. */
   private abortStart: ((error: P2PError) => void) | undefined;
   private inbox: RoomInbox | undefined;
-  private gateTimer: ReturnType<typeof setTimeout> | undefined;
   private detach: () => void = () => {};
   /** Sealing is async too: one queue keeps offer, answer and candidates in order. */
   private readonly outbound = new SerialQueue();
@@ -125,9 +124,6 @@ class MqttSession implements InboxOwner, SignalingSession {
       throw new P2PError(P2PErrorCode.UNAUTHORIZED, `${redactUrl(url)} refused our subscription to the room's topics`);
     }
     this.joined = true;
-    // The core counts this transport as joined a few microtasks after join() resolves, and
-    // drops replies it would send before that: hand it what arrived meanwhile a turn later.
-    this.gateTimer = setTimeout(() => inbox.open(), 0);
   }
 
   /** Our retained presence; QoS 1 at join so start() resolves once the broker holds it. */
@@ -171,7 +167,6 @@ class MqttSession implements InboxOwner, SignalingSession {
 
   private async disconnect(): Promise<void> {
     this.abortStart?.(new P2PError(P2PErrorCode.SIGNALING, 'left while connecting'));
-    clearTimeout(this.gateTimer);
     this.inbox?.stop();
     const client = this.client;
     if (!client) return;

@@ -40,6 +40,7 @@ class GatedEvents implements SignalingEvents {
     this.tell(() => this.events.lost(error), true);
   }
   error(error: P2PError): void {
+    // Not held: the core itself keeps errors until the caller holds the handler (error$ is hot).
     if (!this.ended) this.events.error(error);
   }
 

@@ -91,7 +91,7 @@ export class MeshNetwork implements PeerLinkEvents {
   /** Announces a topic the caller now holds on every open link, and adds the peers that have it. */
   private deliver(handle: TopicHandle): void {
     if (this.topics.get(handle.topic) !== handle) return;
-    handle.delivered = true;
+    handle.markDelivered();
     for (const link of this.links.values()) this.meetOnLink(link, handle);
   }
 
@@ -127,7 +127,7 @@ export class MeshNetwork implements PeerLinkEvents {
       if (!this.capReported.has(topic)) {
         this.capReported.add(topic);
         const message = `topic ${topic} reaches its cap of ${this.options.maxPeersPerTopic} peers: ${remoteId} and others after it are ignored`;
-        this.topics.get(topic)?.hub.reportError(new P2PError(P2PErrorCode.LIMIT_EXCEEDED, message, { peerId: remoteId }));
+        this.topics.get(topic)?.reportError(new P2PError(P2PErrorCode.LIMIT_EXCEEDED, message, { peerId: remoteId }));
       }
       return false;
     }
@@ -157,7 +157,7 @@ export class MeshNetwork implements PeerLinkEvents {
   onTopicSignal(topic: string, from: string, raw: unknown, via: SignalingTransport): void {
     if (!this.isOpen) return;
     const signal = parseMeshSignal(raw, from);
-    if (signal instanceof P2PError) return this.topics.get(topic)?.hub.reportError(signal);
+    if (signal instanceof P2PError) return this.topics.get(topic)?.reportError(signal);
     if (!this.seenInRoom(topic, from) || !this.sessions.admit(from, signal.session)) return;
     if (signal.type === 'hello') this.onHello(from, signal);
     else this.onRtcSignal(from, signal, via);
@@ -363,7 +363,7 @@ export class MeshNetwork implements PeerLinkEvents {
     trace.link('%s closed link #%d to %s: %s', this.peerId, link.linkNumber, link.remoteId, error ? `${error.code} ${error.message}` : 'orderly');
     // Errors about one peer go to the topics it shares with us, or to every topic if none.
     const shared = [...link.topicPeers.keys()].map((topic) => this.topics.get(topic));
-    if (error) for (const handle of shared.length ? shared : [...this.topics.values()]) handle?.hub.reportError(error);
+    if (error) for (const handle of shared.length ? shared : [...this.topics.values()]) handle?.reportError(error);
     for (const topic of [...link.topicPeers.keys()]) this.dropTopicPeer(link, topic);
     if (this.links.get(link.remoteId) !== link) return;
     this.links.delete(link.remoteId);

@@ -1,8 +1,12 @@
+import type { P2PError } from '../errors.js';
 import { ConnectionHub } from '../hub.js';
 import type { P2PConnectionHandler, P2PPeer } from '../types.js';
 import type { MeshNetwork } from './network.js';
 import type { SignalingTransport } from './signaling.js';
 import { SignalingSet, isRetryable } from './signaling-set.js';
+
+/** Errors held while the join is under way; a join that hears more reports the first ones. */
+const MAX_HELD_ERRORS = 64;
 
 /** Makes a mesh handler stop like a crashed process (used by the conformance suite). */
 export const simulateCrash: unique symbol = Symbol.for('p2p-handlers.simulateCrash');
@@ -26,6 +30,8 @@ export class TopicHandle {
   readonly handler: WebRTCMeshHandler;
   /** Set once the caller holds the handler: only then does the topic get peers (see MeshNetwork). */
   delivered = false;
+  /** Errors reported before the caller holds the handler (error$ is hot): told once it does. */
+  private heldErrors: P2PError[] | undefined = [];
 
   constructor(
     private readonly network: MeshNetwork,
@@ -38,7 +44,7 @@ export class TopicHandle {
       peerJoined: (peerId, sharedRoster) => live() && network.onTopicPeerJoined(topic, peerId, sharedRoster),
       peerLeft: (peerId) => live() && network.onTopicPeerLeft(topic, peerId),
       signal: (from, signal, via) => live() && network.onTopicSignal(topic, from, signal, via),
-      error: (error) => this.hub.reportError(error),
+      error: (error) => this.reportError(error),
     });
     const handler = this.hub.toHandler(
       (peer, payload) => network.sendOnTopic(this, peer, payload),
@@ -58,6 +64,19 @@ export class TopicHandle {
       await this.handler.close();
       throw error;
     }
+  }
+
+  reportError(error: P2PError): void {
+    if (!this.heldErrors) return this.hub.reportError(error);
+    if (this.heldErrors.length < MAX_HELD_ERRORS) this.heldErrors.push(error);
+  }
+
+  /** The caller holds the handler now: peers may join the topic, and held errors are told. */
+  markDelivered(): void {
+    this.delivered = true;
+    const held = this.heldErrors ?? [];
+    this.heldErrors = undefined;
+    for (const error of held) this.hub.reportError(error);
   }
 
   stopSignaling(): Promise<void> {
