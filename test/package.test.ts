@@ -42,7 +42,7 @@ const allowed: Record<string, string[]> = {
   './rxdb': ['rxdb', 'rxjs'],
   './nostr': ['rxjs', 'simple-peer', 'nostr-tools'],
   './nostr/relay': ['ws', 'nostr-tools', '@nostr-relay/core'],
-  './peerjs': ['rxjs', 'simple-peer', 'peerjs'],
+  './peerjs': ['rxjs', 'simple-peer'],
   './peerjs/server': ['peer'],
   './mqtt': ['rxjs', 'simple-peer', 'mqtt'],
   './mqtt/broker': ['aedes', 'ws'],

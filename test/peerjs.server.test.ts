@@ -11,6 +11,8 @@ import { P2PErrorCode, isP2PError } from '../src/errors.js';
 import { excessOver, snapshotResources } from '../src/conformance/resources.js';
 import { Member } from './fixtures/peerjs-members.js';
 import { until } from './helpers/wait.js';
+import * as peerjsModule from 'peerjs';
+import { CLOUD_HOST, CLOUD_PORT, ServerType, isPeerJsId } from '../handlers/peerjs/protocol.js';
 
 const test = suite('peerjs server and options');
 
@@ -150,6 +152,15 @@ test('defaults to the PeerJS cloud like peerjs does, without contacting it (no /
   } finally {
     globalThis.fetch = realFetch;
   }
+});
+
+test('the PeerJS wire names, cloud address and id rule are the installed peerjs client\'s', () => {
+  // Node loads peerjs's CommonJS build, whose exports arrive as the default export.
+  const peerjs = ('util' in peerjsModule && peerjsModule.util ? peerjsModule : (peerjsModule as unknown as { default: typeof peerjsModule }).default);
+  assert.equal({ ...ServerType }, { ...peerjs.ServerMessageType }, 'peerjs changed its ServerMessageType: PeerServer speaks what it speaks');
+  assert.equal([CLOUD_HOST, CLOUD_PORT], [peerjs.util.CLOUD_HOST, peerjs.util.CLOUD_PORT]);
+  const ids = ['a', 'abc123', 'a-b', 'a_b', 'a b', 'a--b', 'a-', '-a', '', ' ', 'ä', 'a.b', 'x'.repeat(300), 'A9_z-0 q'];
+  for (const id of ids) assert.is(isPeerJsId(id), id !== '' && peerjs.util.validateId(id), `id ${JSON.stringify(id)}`);
 });
 
 test.run();

@@ -4,11 +4,11 @@ import {
   type MeshHandlerCreator, type WebRTCMeshOptions, type WebSocketConstructor,
 } from '../../src/kit/index.js';
 import { describeEndpoint, normalizePath, type PeerServerEndpoint } from './endpoint.js';
-import { isPeerJsId, peerjs } from './protocol.js';
+import { CLOUD_HOST, CLOUD_PORT, isPeerJsId } from './protocol.js';
 import { PeerJsSignaling, type PeerJsSignalingSettings } from './transport.js';
 
 /** The public PeerJS cloud, as the peerjs client defaults to it. */
-export const PEERJS_CLOUD = Object.freeze({ host: peerjs.util.CLOUD_HOST, port: peerjs.util.CLOUD_PORT, path: '/', key: 'peerjs', secure: true });
+export const PEERJS_CLOUD = Object.freeze({ host: CLOUD_HOST, port: CLOUD_PORT, path: '/', key: 'peerjs', secure: true });
 /** HEARTBEAT interval of each server socket: the peerjs client's. */
 export const DEFAULT_PING_INTERVAL_MS = 5_000;
 /** Slots probed above the highest known one, for members past a gap left by departures. */

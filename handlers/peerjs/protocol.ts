@@ -1,12 +1,4 @@
-import * as peerjsModule from 'peerjs';
 import { P2PError, P2PErrorCode, readJsonFrame, sha256Hex } from '../../src/kit/index.js';
-
-/**
- * The peerjs client library. Node loads its CommonJS build, whose exports arrive as the
- * default export; bundlers load its ES build, whose default export is the `Peer` class and
- * whose `util` and enums are named exports.
- */
-export const peerjs: typeof peerjsModule = 'util' in peerjsModule && peerjsModule.util ? peerjsModule : (peerjsModule as unknown as { default: typeof peerjsModule }).default;
 
 /**
  * What travels through a PeerServer, and the ids we use on it. PeerServer has no rooms, so a
@@ -15,8 +7,30 @@ export const peerjs: typeof peerjsModule = 'util' in peerjsModule && peerjsModul
  * id) and `<roomKey>-<n>` for the numbered slots members hold so newcomers can find them.
  */
 
-/** Message types PeerServer 1.x relays or sends (peerjs's own enum). */
-export const ServerType = peerjs.ServerMessageType;
+/**
+ * Message types PeerServer 1.x relays or sends: the wire names of peerjs's `ServerMessageType`,
+ * written here so a PeerJS room needs no peerjs package (~60 KiB in a bundle); the PeerJS
+ * server tests check them against the installed peerjs.
+ */
+export const ServerType = Object.freeze({
+  Heartbeat: 'HEARTBEAT',
+  Candidate: 'CANDIDATE',
+  Offer: 'OFFER',
+  Answer: 'ANSWER',
+  Open: 'OPEN',
+  Error: 'ERROR',
+  IdTaken: 'ID-TAKEN',
+  InvalidKey: 'INVALID-KEY',
+  Leave: 'LEAVE',
+  Expire: 'EXPIRE',
+} as const);
+
+/** The public PeerJS cloud's address, as peerjs's `util.CLOUD_HOST` and `util.CLOUD_PORT` say it. */
+export const CLOUD_HOST = '0.peerjs.com';
+export const CLOUD_PORT = 443;
+
+/** peerjs's `util.validateId`, whose rule PeerServer's clients follow. */
+const PEERJS_ID = /^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$/;
 
 /** Hex characters of the topic hash in every id: 96 bits, so unrelated rooms never meet. */
 const ROOM_KEY_CHARS = 24;
@@ -29,7 +43,7 @@ export const MAX_ROSTER = 256;
 
 /** The id rule of PeerServer's official client (peerjs `util.validateId`), non-empty. */
 export function isPeerJsId(id: unknown): id is string {
-  return typeof id === 'string' && id.length > 0 && peerjs.util.validateId(id);
+  return typeof id === 'string' && PEERJS_ID.test(id);
 }
 
 export async function roomKeyOf(topic: string): Promise<string> {
