@@ -26,6 +26,8 @@ export const P2PErrorCode = {
   LIMIT_EXCEEDED: 'ERR_LIMIT_EXCEEDED',
   /** A peer id is already held by another client. */
   ID_TAKEN: 'ERR_ID_TAKEN',
+  /** An optional package the entry needs is not installed: the message names it and how to install it. */
+  MISSING_DEPENDENCY: 'ERR_MISSING_DEPENDENCY',
 } as const;
 
 export type P2PErrorCode = (typeof P2PErrorCode)[keyof typeof P2PErrorCode];

@@ -1,9 +1,8 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Aedes } from 'aedes';
-import { WebSocketServer, createWebSocketStream } from 'ws';
 import { toP2PError, P2PErrorCode } from '../../src/errors.js';
+import { loadOptional } from '../../src/optional.js';
 import { invalidOption } from '../../src/mesh/options.js';
 
 export interface MqttBrokerOptions {
@@ -134,6 +133,11 @@ export async function startMqttBroker(options: MqttBrokerOptions = {}): Promise<
   if (!Number.isSafeInteger(maxRetainedMessages) || maxRetainedMessages < 0) throw invalidOption('`maxRetainedMessages` must be a non-negative integer');
   if (!Number.isSafeInteger(maxRetainedBytes) || maxRetainedBytes < 0) throw invalidOption('`maxRetainedBytes` must be a non-negative integer');
 
+  const entry = 'p2p-handlers/mqtt/broker';
+  const [{ Aedes }, { WebSocketServer, createWebSocketStream }] = await Promise.all([
+    loadOptional(entry, ['aedes'], () => import('aedes')),
+    loadOptional(entry, ['ws'], () => import('ws')),
+  ]);
   const retained = new RetainedBudget(maxRetainedMessages, maxRetainedBytes);
   const aedes = await Aedes.createBroker({
     authorizePublish: (_client, packet, callback) => {

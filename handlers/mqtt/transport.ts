@@ -1,6 +1,6 @@
-import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import {
-  P2PError, P2PErrorCode, randomId, redactUrl, SerialQueue, SessionTransport, toP2PError,
+  P2PError, P2PErrorCode, loadOptional, randomId, redactUrl, SerialQueue, SessionTransport, toP2PError,
   type SignalingEvents, type SignalingSession,
 } from '../../src/kit/index.js';
 import { RoomInbox, type InboxOwner } from './inbox.js';
@@ -87,7 +87,7 @@ class MqttSession implements InboxOwner, SignalingSession {
     const inbox = new RoomInbox(this, selfHash, signalTopic);
     this.inbox = inbox;
     if (this.closing) throw new P2PError(P2PErrorCode.SIGNALING, 'left before connecting');
-    const connect = this.settings.connect ?? mqtt.connect;
+    const connect = this.settings.connect ?? (await loadOptional('p2p-handlers/mqtt', ['mqtt'], () => import('mqtt'))).connect;
     const client = connect(url, {
       clientId: randomId(23),
       ...this.settings.mqttOptions,

@@ -131,7 +131,8 @@ export async function startPeerServer(options: StartPeerServerOptions = {}): Pro
     // The ws that PeerServer itself uses, to give its server a message size limit.
     wsPath = createRequire(modulePath).resolve('ws');
   } catch (cause) {
-    throw new P2PError(P2PErrorCode.INVALID_OPTION, 'the `peer` package (PeerServer) is not installed', { cause });
+    const message = 'p2p-handlers/peerjs/server needs the package "peer" (PeerServer), which is not installed: npm install peer';
+    throw new P2PError(P2PErrorCode.MISSING_DEPENDENCY, message, { cause });
   }
   const child = spawn(process.execPath, ['-e', CHILD_SCRIPT, modulePath, JSON.stringify(serverOptions), wsPath], { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));

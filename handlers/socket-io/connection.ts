@@ -1,4 +1,5 @@
-import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import type { ManagerOptions, Socket, SocketOptions } from 'socket.io-client';
+import { loadOptional } from '../../src/kit/index.js';
 import { JOIN_AUTH_FIELD, SignalingEvent, type ClientToServerEvents, type JoinMessage, type ServerToClientEvents, type SignalMessage } from './protocol.js';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -38,6 +39,8 @@ export class SocketIoConnection {
   private readonly identities = new Map<string, unknown>();
   /** Index in `urls` of the server the next socket dials. */
   private next = 0;
+  /** socket.io-client's `io`, loaded with the first socket (an optional package). */
+  private io: typeof import('socket.io-client').io | undefined;
 
   /** `urls`: one logical service; a socket that fails or drops moves the next one to the following URL. */
   constructor(
@@ -47,6 +50,7 @@ export class SocketIoConnection {
 
   /** `firstJoin`: the join a new socket carries in its handshake (our server then joins at connection). */
   async acquire(firstJoin: JoinMessage): Promise<SharedSocket> {
+    this.io ??= (await loadOptional('p2p-handlers/socket-io', ['socket.io-client'], () => import('socket.io-client'))).io;
     const current = this.current.get(firstJoin.peerId);
     if (current && !current.dead && !this.roomsNeedOwnSocket) {
       const shareable = await current.roomAware;
@@ -89,7 +93,7 @@ export class SocketIoConnection {
   private open(firstJoin: JoinMessage | undefined): SharedSocket {
     const url = this.urls[this.next % this.urls.length]!;
     const options: Partial<ManagerOptions & SocketOptions> = { transports: ['websocket'], reconnection: false, forceNew: true, ...this.socketOptions };
-    const socket: ClientSocket = io(url, { ...options, auth: withJoin(options.auth, firstJoin) });
+    const socket: ClientSocket = this.io!(url, { ...options, auth: withJoin(options.auth, firstJoin) });
     let settle: (aware: boolean) => void = () => {};
     const roomAware = new Promise<boolean>((resolve) => (settle = resolve));
     const shared: SharedSocket = { socket, url, users: 1, dead: false, roomAware, learnRoomAwareness: (aware) => settle(aware) };

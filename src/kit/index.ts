@@ -14,6 +14,7 @@ export type { WebRTCImplementation } from '../mesh/wrtc.js';
 export { MESH_DEFAULTS, assertId, invalidOption, randomId, type WebRTCMeshOptions } from '../mesh/options.js';
 export { TimerSet, backoffDelay, systemClock, type Clock } from '../mesh/timers.js';
 export { P2PError, P2PErrorCode, isP2PError, redactUrl, toP2PError, withPeerId } from '../errors.js';
+export { loadOptional } from '../optional.js';
 export { ROOM_KEY_ITERATIONS, RoomCipher, sha256Hex } from '../room-crypto.js';
 export { SealedRoom, SealedSignals, isPeerId, sealedRooms, type OpenedSignal } from '../room-seal.js';
 export { SessionTransport, type SignalingSession } from './session-transport.js';

@@ -1,4 +1,5 @@
 import { P2PError, P2PErrorCode } from '../errors.js';
+import { loadOptional } from '../optional.js';
 
 /** The part of the WHATWG WebSocket a transport needs: browsers', Node ≥ 22's and `ws`'s all fit. */
 export interface WebSocketLike {
@@ -18,7 +19,7 @@ export const WEBSOCKET_OPEN = 1;
 
 /**
  * The WebSocket class to use: the one given, else the platform's (browsers, Node ≥ 22), else
- * `ws`, loaded only now so browser bundles never see it. ERR_INVALID_OPTION when none exists.
+ * `ws`, loaded only now so browser bundles never see it. ERR_MISSING_DEPENDENCY when none exists.
  */
 export async function resolveWebSocket(given?: unknown): Promise<WebSocketConstructor> {
   if (given !== undefined) {
@@ -27,13 +28,12 @@ export async function resolveWebSocket(given?: unknown): Promise<WebSocketConstr
   }
   const platform = (globalThis as { WebSocket?: unknown }).WebSocket;
   if (typeof platform === 'function') return platform as WebSocketConstructor;
-  try {
-    const moduleName = 'ws';
-    const loaded = (await import(/* @vite-ignore */ moduleName)) as { WebSocket?: unknown; default?: unknown };
-    const found = loaded.WebSocket ?? loaded.default;
-    if (typeof found !== 'function') throw new TypeError('the ws module exports no WebSocket class');
-    return found as WebSocketConstructor;
-  } catch (cause) {
-    throw new P2PError(P2PErrorCode.INVALID_OPTION, 'no WebSocket implementation: install `ws` or pass the `WebSocket` option', { cause });
-  }
+  const moduleName = 'ws';
+  // Through a variable, so browser bundles never pull `ws` in.
+  const loaded = (await loadOptional('a WebSocket transport without a global WebSocket (Node < 22)', ['ws'], () =>
+    import(/* @vite-ignore */ moduleName),
+  )) as { WebSocket?: unknown; default?: unknown };
+  const found = loaded.WebSocket ?? loaded.default;
+  if (typeof found !== 'function') throw new P2PError(P2PErrorCode.INVALID_OPTION, 'the ws module exports no WebSocket class: pass the `WebSocket` option');
+  return found as WebSocketConstructor;
 }

@@ -6,8 +6,9 @@
  * One process keeps its rooms in memory (local.ts); with the `redis` option several
  * processes share them through socket.io's Redis adapter (cluster.ts).
  */
-import { Server, type ExtendedError } from 'socket.io';
+import type { ExtendedError, Server } from 'socket.io';
 import { P2PError, P2PErrorCode } from '../../../src/errors.js';
+import { loadOptional } from '../../../src/optional.js';
 import { ClusterDirectory } from './cluster.js';
 import { SocketDispatcher } from './dispatch.js';
 import { dropUpgradeResponses } from './engine.js';
@@ -44,11 +45,17 @@ export interface SocketIoSignalingServer {
   close(): Promise<void>;
 }
 
+const ENTRY = 'p2p-handlers/socket-io/server';
+
 export async function startSocketIoSignalingServer(
   options?: SocketIoSignalingServerOptions,
 ): Promise<SocketIoSignalingServer> {
   const config = resolveOptions(options);
   const { path, maxPayloadBytes, authenticate } = config;
+  const [{ Server }, ws] = await Promise.all([
+    loadOptional(ENTRY, ['socket.io'], () => import('socket.io')),
+    config.rxdbPath === false ? undefined : loadOptional(ENTRY, ['ws'], () => import('ws')),
+  ]);
   const http = hostHttp(config.httpServer);
   const io = new Server(http.server, {
     path,
@@ -77,7 +84,7 @@ export async function startSocketIoSignalingServer(
   const addresses = new AddressCounter(config.maxConnectionsPerAddress);
   new SocketDispatcher(config, directory, addresses).attach(io);
 
-  const rxdb = config.rxdbPath === false ? undefined : attachRxdbSignaling(http.server, config, addresses);
+  const rxdb = config.rxdbPath === false ? undefined : attachRxdbSignaling(http.server, config, addresses, ws!.WebSocketServer);
   const shutdown = async (): Promise<void> => {
     await directory.stop();
     await rxdb?.close();

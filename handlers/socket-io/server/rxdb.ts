@@ -14,7 +14,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { P2PErrorCode } from '../../../src/errors.js';
 import { randomId } from '../../../src/mesh/options.js';
 import { isValidId } from '../protocol.js';
@@ -50,8 +50,14 @@ export interface RxdbSignaling {
   close(): Promise<void>;
 }
 
-export function attachRxdbSignaling(server: HttpServer | HttpsServer, config: ResolvedOptions, addresses: AddressCounter): RxdbSignaling {
-  return new RxdbEndpoint(server, config, addresses);
+/** `Wss`: ws's WebSocketServer, loaded by the caller (an optional package). */
+export function attachRxdbSignaling(
+  server: HttpServer | HttpsServer,
+  config: ResolvedOptions,
+  addresses: AddressCounter,
+  Wss: typeof WebSocketServer,
+): RxdbSignaling {
+  return new RxdbEndpoint(server, config, addresses, Wss);
 }
 
 /** Clients are tracked here: ws's own tracking would add a Set entry and a closure per socket. */
@@ -78,10 +84,11 @@ class RxdbEndpoint implements RxdbSignaling {
     private readonly server: HttpServer | HttpsServer,
     private readonly config: ResolvedOptions,
     private readonly addresses: AddressCounter,
+    Wss: typeof WebSocketServer,
   ) {
     this.enginePath = `${config.path.replace(/\/$/, '')}/`;
     this.registry = new RoomRegistry<WebSocket>(config);
-    this.wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxPayloadBytes * 2 + 16 * 1024 });
+    this.wss = new Wss({ noServer: true, clientTracking: false, maxPayload: config.maxPayloadBytes * 2 + 16 * 1024 });
     this.policy = new RatePolicy({ ...config, now: limiterNow(config.clock) });
     const { joinsPerSecond, maxDroppedMessages } = config;
     this.joinPolicy = new RatePolicy({ messagesPerSecond: joinsPerSecond, messageBurst: Math.ceil(2 * joinsPerSecond), maxDroppedMessages, now: this.policy.now });
