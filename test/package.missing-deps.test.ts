@@ -62,4 +62,20 @@ test('clients without their library: MQTT without mqtt, socket.io without socket
   }
 });
 
+test('the conformance CLI needs tsx only for a .ts target, and says so', () => {
+  const cli = join(root, 'dist/src/cli/index.js');
+  const run = (target: string) =>
+    spawnSync(process.execPath, ['--import', hide, cli, 'conformance', target, '--grep', 'lifecycle'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, HIDE_PACKAGES: 'tsx' },
+      timeout: 120_000,
+    });
+  const typescript = run('test/fixtures/memory-target.ts');
+  assert.is.not(typescript.status, 0);
+  assert.ok(`${typescript.stdout}${typescript.stderr}`.includes('npm install tsx'), `${typescript.stdout}${typescript.stderr}`);
+  const javascript = run('test/fixtures/memory-target.mjs');
+  assert.is(javascript.status, 0, `${javascript.stdout}${javascript.stderr}`);
+});
+
 test.run();

@@ -1,6 +1,7 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { extname, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { loadOptional } from '../optional.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './command.js';
 import { REPORTERS, junitReport, tapReport, type ReportedRun, type ReporterName } from '../conformance/reporters.js';
 import type { ConformanceLevel, ConformanceTarget } from '../conformance/types.js';
@@ -62,11 +63,11 @@ function parse(args: string[]): Parsed {
   return { ...parsed, grep, level: level as ConformanceLevel | undefined, reporter: (reporter ?? 'default') as ReporterName, output };
 }
 
-/** .ts through tsx's API (tsx is a runtime dependency), anything else through plain import(). */
+/** .ts through tsx's API (an optional package, needed only then), anything else through plain import(). */
 async function loadModule(path: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(path).href;
   if (TS_EXTENSIONS.has(extname(path))) {
-    const { tsImport } = await import('tsx/esm/api');
+    const { tsImport } = await loadOptional('a TypeScript target', ['tsx'], () => import('tsx/esm/api'));
     return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
   }
   return (await import(url)) as Record<string, unknown>;
