@@ -85,6 +85,7 @@ export class PeerLink {
   /** Settles when the link is closed, however that happened. */
   private readonly closedPromise = new Promise<void>((resolve) => (this.onClosed = resolve));
 
+  /** @internal The simple-peer parameter keeps simple-peer's types out of the published declarations. */
   constructor(
     readonly remoteId: string,
     readonly linkNumber: number,
