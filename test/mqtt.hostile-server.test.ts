@@ -15,7 +15,7 @@ import { startMqttBroker, type MqttBroker } from '../handlers/mqtt/broker.js';
 import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { DEFAULT_SEED, CorpusRun, mqttCorpus, type Session } from './helpers/hostile-frames.js';
-import { checkAfterCorpus, halfOpenWebSocket, mib, settledLater, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
+import { checkAfterCorpus, driveCorpus, halfOpenWebSocket, mib, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
 import { until } from './helpers/wait.js';
 import { FAST } from './fixtures/mqtt-world.js';
 
@@ -93,19 +93,13 @@ test('a seeded corpus of hostile MQTT packets: no crash, other rooms pair during
 
     const before = await wellBehavedPair((room) => open(broker, room), 'calm-room-before', 'pair made before the corpus');
     const corpus = new CorpusRun(mqttCorpus(DEFAULT_SEED, MIN_MESSAGES));
-    const started = Date.now();
-    let during: Promise<unknown> | undefined;
-    const worker = async () => {
-      for (let session = corpus.take(); session; session = corpus.take()) {
-        if (corpus.messages >= MIN_MESSAGES / 2) during ??= settledLater(wellBehavedPair((room) => open(broker, room), 'calm-room-during', 'pair made during the corpus'));
-        await play(broker, session, corpus.sessions % 3 === 0);
-      }
-    };
     neverFinished(broker, 40);
-    await Promise.all(Array.from({ length: PARALLEL }, worker));
-    await during;
-    const corpusMs = Date.now() - started;
-    assert.ok(corpus.messages >= MIN_MESSAGES, `corpus of ${corpus.messages} messages`);
+    const corpusMs = await driveCorpus(corpus, {
+      parallel: PARALLEL,
+      minMessages: MIN_MESSAGES,
+      play: (session) => play(broker, session, corpus.sessions % 3 === 0),
+      during: () => wellBehavedPair((room) => open(broker, room), 'calm-room-during', 'pair made during the corpus'),
+    });
     assert.ok(held.length > 40, 'half-open sockets are still held');
 
     await checkAfterCorpus({

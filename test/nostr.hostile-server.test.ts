@@ -15,8 +15,8 @@ import { DEFAULT_KIND } from '../handlers/nostr/protocol.js';
 import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay/index.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { until } from './helpers/wait.js';
-import { DEFAULT_SEED, CorpusRun, nostrCorpus, type Session } from './helpers/hostile-frames.js';
-import { checkAfterCorpus, halfOpenWebSocket, settledLater, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
+import { DEFAULT_SEED, CorpusRun, nostrCorpus } from './helpers/hostile-frames.js';
+import { checkAfterCorpus, driveCorpus, halfOpenWebSocket, playOverWebSocket, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
 
 /** Heap growth allowed once every hostile connection is gone. */
 const HEAP_BOUND_BYTES = 12 * 1024 * 1024;
@@ -32,30 +32,6 @@ async function open(relay: NostrRelayServer, room: string): Promise<WebRTCMeshHa
   return handler;
 }
 
-/** Sends one session; the relay's answers are read and dropped. A half-open one stays in `held`. */
-async function play(relay: NostrRelayServer, session: Session<string>): Promise<void> {
-  if (session.halfOpen) {
-    held.push(await halfOpenWebSocket(relay.url, session.messages));
-    return;
-  }
-  const socket = new WebSocket(relay.url);
-  socket.on('error', () => {});
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  const opened = await new Promise<boolean>((resolve) => {
-    socket.once('open', () => resolve(true));
-    socket.once('close', () => resolve(false));
-  });
-  if (!opened) return;
-  for (const message of session.messages) if (socket.readyState === WebSocket.OPEN) socket.send(message);
-  // A CLOSE handshake the relay answers only after it worked through this socket's queue.
-  socket.close();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 10_000)))]);
-  clearTimeout(timer);
-  socket.terminate();
-  await closed;
-}
-
 test('a seeded corpus of hostile NIP-01 messages: no crash, other rooms pair during and after, heap back near baseline', async () => {
   const escapes = watchEscapes();
   const relay = await startNostrRelay();
@@ -69,20 +45,14 @@ test('a seeded corpus of hostile NIP-01 messages: no crash, other rooms pair dur
 
     const before = await wellBehavedPair((room) => open(relay, room), 'calm-room-before', 'pair made before the corpus');
     const corpus = new CorpusRun(nostrCorpus(DEFAULT_SEED, MIN_MESSAGES, signed));
-    const started = Date.now();
-    let during: Promise<unknown> | undefined;
-    const worker = async () => {
-      for (let session = corpus.take(); session; session = corpus.take()) {
-        if (corpus.messages >= MIN_MESSAGES / 2) during ??= settledLater(wellBehavedPair((room) => open(relay, room), 'calm-room-during', 'pair made during the corpus'));
-        await play(relay, session);
-      }
-    };
     // Sockets that never finish the WebSocket handshake.
     for (let i = 0; i < 20; i++) held.push(await halfOpenWebSocket(relay.url, [], true));
-    await Promise.all(Array.from({ length: PARALLEL }, worker));
-    await during;
-    const corpusMs = Date.now() - started;
-    assert.ok(corpus.messages >= MIN_MESSAGES, `corpus of ${corpus.messages} messages`);
+    const corpusMs = await driveCorpus(corpus, {
+      parallel: PARALLEL,
+      minMessages: MIN_MESSAGES,
+      play: (session) => playOverWebSocket(relay.url, session, held),
+      during: () => wellBehavedPair((room) => open(relay, room), 'calm-room-during', 'pair made during the corpus'),
+    });
 
     await checkAfterCorpus({
       label: `hostile Nostr: seed ${DEFAULT_SEED}, ${corpus.describe()}, ${corpusMs} ms`,

@@ -14,8 +14,8 @@ import { getConnectionHandlerPeerJS } from '../handlers/peerjs/client.js';
 import { memberId, roomKeyOf } from '../handlers/peerjs/protocol.js';
 import { startPeerServer, type RunningPeerServer } from '../handlers/peerjs/server.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
-import { CorpusRun, DEFAULT_SEED, Rng, peerJsCorpus, type Session } from './helpers/hostile-frames.js';
-import { exchange, halfOpenWebSocket, mib, settledLater, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
+import { CorpusRun, DEFAULT_SEED, Rng, peerJsCorpus } from './helpers/hostile-frames.js';
+import { driveCorpus, exchange, halfOpenWebSocket, mib, playOverWebSocket, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
 
 /** Heap growth of the server process allowed once every hostile socket is gone and queued messages expired. */
 const HEAP_BOUND_BYTES = 4 * 1024 * 1024;
@@ -42,29 +42,6 @@ function socketUrl(server: RunningPeerServer, rng: Rng, id: string, takenIds: re
   return `ws://${server.host}:${server.port}${server.path}peerjs?${query}`;
 }
 
-/** Sends one session on its own socket (its messages sent whatever the server answered). */
-async function play(url: string, session: Session<string>): Promise<void> {
-  if (session.halfOpen) {
-    held.push(await halfOpenWebSocket(url, session.messages));
-    return;
-  }
-  const socket = new WebSocket(url);
-  socket.on('error', () => {});
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  const opened = await new Promise<boolean>((resolve) => {
-    socket.once('open', () => resolve(true));
-    socket.once('close', () => resolve(false));
-  });
-  if (!opened) return;
-  for (const message of session.messages) if (socket.readyState === WebSocket.OPEN) socket.send(message);
-  socket.close();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 10_000)))]);
-  clearTimeout(timer);
-  socket.terminate();
-  await closed;
-}
-
 test('a seeded corpus of hostile PeerServer messages: no crash, our rooms pair during and after, server heap back near baseline', async () => {
   const escapes = watchEscapes();
   const server = await startPeerServer();
@@ -81,19 +58,13 @@ test('a seeded corpus of hostile PeerServer messages: no crash, our rooms pair d
     before.a.error$.subscribe((error) => errorsOnA.push(error.code));
     const corpus = new CorpusRun(peerJsCorpus(DEFAULT_SEED, MIN_MESSAGES, knownIds));
     const rng = new Rng(DEFAULT_SEED + 1);
-    const started = Date.now();
-    let during: Promise<unknown> | undefined;
-    const worker = async () => {
-      for (let session = corpus.take(); session; session = corpus.take()) {
-        if (corpus.messages >= MIN_MESSAGES / 2) during ??= settledLater(wellBehavedPair((room) => open(server, room), 'calm-room-during', 'pair made during the corpus'));
-        await play(socketUrl(server, rng, `hostile${corpus.sessions % 64}`, knownIds), session);
-      }
-    };
     for (let i = 0; i < 20; i++) held.push(await halfOpenWebSocket(socketUrl(server, rng, `handshake${i}`, []), [], true));
-    await Promise.all(Array.from({ length: PARALLEL }, worker));
-    await during;
-    const corpusMs = Date.now() - started;
-    assert.ok(corpus.messages >= MIN_MESSAGES, `corpus of ${corpus.messages} messages`);
+    const corpusMs = await driveCorpus(corpus, {
+      parallel: PARALLEL,
+      minMessages: MIN_MESSAGES,
+      play: (session) => playOverWebSocket(socketUrl(server, rng, `hostile${corpus.sessions % 64}`, knownIds), session, held),
+      during: () => wellBehavedPair((room) => open(server, room), 'calm-room-during', 'pair made during the corpus'),
+    });
     const peak = await server.memoryUsage();
 
     await wellBehavedPair((room) => open(server, room), 'calm-room-after', 'pair made after the corpus');

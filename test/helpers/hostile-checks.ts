@@ -7,7 +7,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { WebRTCMeshHandler } from '../../src/mesh/mesh.js';
 import type { P2PPeer } from '../../src/types.js';
-import { u32 } from './hostile-frames.js';
+import { u32, type CorpusRun, type Session } from './hostile-frames.js';
+import { WebSocket } from 'ws';
 import { next } from './wait.js';
 
 /** heapUsed and arrayBuffers of this process after a forced full GC, in bytes. */
@@ -110,6 +111,55 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Plays `corpus` over `parallel` workers; once half of `minMessages` went out, `during()` (a
+ * well-behaved pair) runs beside it. Resolves with the corpus's time once both are done.
+ */
+export async function driveCorpus<T>(
+  corpus: CorpusRun<T>,
+  options: { parallel: number; minMessages: number; play: (session: Session<T>) => Promise<void>; during: () => Promise<unknown> },
+): Promise<number> {
+  const started = Date.now();
+  let during: Promise<unknown> | undefined;
+  const worker = async () => {
+    for (let session = corpus.take(); session; session = corpus.take()) {
+      if (corpus.messages >= options.minMessages / 2) during ??= settledLater(options.during());
+      await options.play(session);
+    }
+  };
+  await Promise.all(Array.from({ length: options.parallel }, worker));
+  await during;
+  if (corpus.messages < options.minMessages) throw new Error(`the corpus had ${corpus.messages} messages, fewer than ${options.minMessages}`);
+  return Date.now() - started;
+}
+
+/**
+ * Sends one session on its own WebSocket, whatever the server answers, then closes it and
+ * waits for the server's side of the close; a half-open session's socket joins `held` instead.
+ */
+export async function playOverWebSocket(url: string, session: Session<string>, held: Socket[]): Promise<void> {
+  if (session.halfOpen) {
+    held.push(await halfOpenWebSocket(url, session.messages));
+    return;
+  }
+  const socket = new WebSocket(url);
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const opened = await new Promise<boolean>((resolve) => {
+    socket.once('open', () => resolve(true));
+    socket.once('close', () => resolve(false));
+  });
+  if (!opened) return;
+  for (const message of session.messages) if (socket.readyState === WebSocket.OPEN) socket.send(message);
+  // A CLOSE handshake the server answers only after it worked through this socket's queue.
+  socket.close();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+  clearTimeout(timer);
+  socket.terminate();
+  await closed;
 }
 
 /** A promise awaited later: its rejection must not count as unhandled meanwhile. */
