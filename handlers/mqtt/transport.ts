@@ -87,7 +87,7 @@ class MqttSession implements InboxOwner, SignalingSession {
     const inbox = new RoomInbox(this, selfHash, signalTopic);
     this.inbox = inbox;
     if (this.closing) throw new P2PError(P2PErrorCode.SIGNALING, 'left before connecting');
-    const connect = this.settings.connect ?? (await loadOptional('p2p-handlers/mqtt', ['mqtt'], () => import('mqtt'))).connect;
+    const connect = this.settings.connect ?? (await loadMqtt());
     const client = connect(url, {
       clientId: randomId(23),
       ...this.settings.mqttOptions,
@@ -187,6 +187,12 @@ class MqttSession implements InboxOwner, SignalingSession {
       });
     });
   }
+}
+
+/** mqtt.js's `connect`: its browser build exports only a default object, its Node build named exports too. */
+async function loadMqtt(): Promise<MqttConnect> {
+  const loaded = await loadOptional('p2p-handlers/mqtt', ['mqtt'], () => import('mqtt'));
+  return (loaded.default ?? loaded).connect;
 }
 
 /** A broker's refusal is final (wrong credentials, wrong MQTT version); anything else is retried. */
