@@ -1,4 +1,5 @@
 import { P2PError, P2PErrorCode } from '../errors.js';
+import { collectPeerConnectionsBeforeExit } from './wrtc-exit.js';
 
 /** The three classes simple-peer needs; `@roamhq/wrtc` and `node-datachannel/polyfill` both fit. */
 export interface WebRTCImplementation {
@@ -23,6 +24,7 @@ export async function resolveWebRTC(given: WebRTCImplementation | undefined): Pr
   try {
     const moduleName = '@roamhq/wrtc';
     const loaded = (await import(/* @vite-ignore */ moduleName)) as { default?: WebRTCImplementation } & WebRTCImplementation;
+    await collectPeerConnectionsBeforeExit();
     return withPlainDescriptions(loaded.default ?? loaded);
   } catch (error) {
     throw new P2PError(
