@@ -3,7 +3,7 @@
  * deletes; a Node peer and a Chromium peer replicate through the same room; concurrent
  * offline edits resolve the same way on both sides and the page says which edit was dropped.
  */
-import { addTodo, expect, NodePeer, openDemo, test, todoRow, todoTexts } from './fixtures.js';
+import { addTodo, consoleErrorsOf, expect, NodePeer, openDemo, test, todoRow, todoTexts } from './fixtures.js';
 import type { TransportName } from '../scripts/demo/page/transports.js';
 
 const TRANSPORTS: TransportName[] = ['socket.io', 'mqtt', 'nostr', 'peerjs'];
@@ -33,6 +33,7 @@ for (const transport of TRANSPORTS) {
       const screenshot = testInfo.outputPath(`synced-demo-${transport}.png`);
       await alice.screenshot({ path: screenshot, fullPage: true });
       await testInfo.attach(`synced demo over ${transport}`, { path: screenshot, contentType: 'image/png' });
+      expect([...consoleErrorsOf(alice), ...consoleErrorsOf(bob)], 'console errors on the pages').toEqual([]);
       await Promise.all([alice.context().close(), bob.context().close()]);
     });
 

@@ -98,10 +98,24 @@ export class NodePeer {
 }
 
 /** A fresh browser context (its own storage: its own RxDB database) with the demo open. */
+/** What each page wrote to its console as errors, failed requests included (a 404, a 401). */
+const consoleErrors = new WeakMap<Page, string[]>();
+
+/** The console errors `page` logged so far: the demo, as a person sees it, logs none. */
+export function consoleErrorsOf(page: Page): string[] {
+  return consoleErrors.get(page) ?? [];
+}
+
 export async function openDemo(browser: Browser, demo: Demo, transport: TransportName, room: string): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
-  page.on('pageerror', (error) => process.stderr.write(`[page error] ${error.message}\n`));
+  const errors: string[] = [];
+  consoleErrors.set(page, errors);
+  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  page.on('pageerror', (error) => {
+    errors.push(error.message);
+    process.stderr.write(`[page error] ${error.message}\n`);
+  });
   await page.goto(`${demo.url}?transport=${encodeURIComponent(transport)}&room=${encodeURIComponent(room)}`);
   await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'online');
   return page;

@@ -15,7 +15,7 @@ import { startMqttBroker, type MqttBroker } from '../handlers/mqtt/broker.js';
 import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { DEFAULT_SEED, CorpusRun, mqttCorpus, type Session } from './helpers/hostile-frames.js';
-import { checkAfterCorpus, driveCorpus, halfOpenWebSocket, mib, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
+import { checkAfterCorpus, closeWithin, driveCorpus, halfOpenWebSocket, openWebSocket, mib, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
 import { until } from './helpers/wait.js';
 import { FAST } from './fixtures/mqtt-world.js';
 
@@ -39,17 +39,11 @@ async function play(broker: MqttBroker, session: Session<Buffer>, overWebSocket:
   const last = messages.length - 1;
   const chunks = messages.map((message, i) => (halfOpen && i === last ? message.subarray(0, Math.max(1, message.length >> 1)) : message));
   if (overWebSocket) {
-    const socket = new WebSocket(broker.wsUrl, 'mqtt');
-    socket.on('error', () => {});
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    const opened = await new Promise<boolean>((resolve) => {
-      socket.once('open', () => resolve(true));
-      socket.once('close', () => resolve(false));
-    });
-    if (!opened) return;
-    for (const chunk of chunks) if (socket.readyState === WebSocket.OPEN) socket.send(chunk);
-    if (halfOpen) return void held.push({ destroy: () => socket.terminate() });
-    await finish(closed, () => socket.close(), () => socket.terminate());
+    const open = await openWebSocket(broker.wsUrl, 'mqtt');
+    if (!open) return;
+    for (const chunk of chunks) if (open.socket.readyState === WebSocket.OPEN) open.socket.send(chunk);
+    if (halfOpen) return void held.push({ destroy: () => open.socket.terminate() });
+    await closeWithin(open.closed, () => open.socket.close(), () => open.socket.terminate(), 5_000);
     return;
   }
   const socket: Socket = tcpConnect(Number(new URL(broker.url).port), '127.0.0.1');
@@ -57,19 +51,10 @@ async function play(broker: MqttBroker, session: Session<Buffer>, overWebSocket:
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   for (const chunk of chunks) socket.write(chunk);
   if (halfOpen) return void held.push(socket);
-  await finish(closed, () => socket.end(), () => socket.destroy());
+  await closeWithin(closed, () => socket.end(), () => socket.destroy(), 5_000);
 }
 
 /** Ends politely and waits for the close; a peer that ignores the end is cut after 5 s. */
-async function finish(closed: Promise<void>, end: () => void, cut: () => void): Promise<void> {
-  end();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)))]);
-  clearTimeout(timer);
-  cut();
-  await closed;
-}
-
 /** Plain sockets that never finish a handshake: TCP that never sends CONNECT, half an HTTP upgrade. */
 function neverFinished(broker: MqttBroker, count: number): void {
   const wsPort = Number(new URL(broker.wsUrl).port);

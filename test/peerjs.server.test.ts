@@ -45,7 +45,7 @@ test('the server starts on a free port, answers /peers only with allowDiscovery,
   const baseline = snapshotResources();
   const [closed, open] = await Promise.all([startPeerServer(), startPeerServer({ allowDiscovery: true })]);
   assert.match(closed.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
-  assert.equal(closed.clientOptions, { host: '127.0.0.1', port: closed.port, path: '/', key: 'peerjs', secure: false });
+  assert.equal(closed.clientOptions, { host: '127.0.0.1', port: closed.port, path: '/', key: 'peerjs', secure: false, discovery: false });
   const refused = await fetch(`${closed.url}peerjs/peers`, { headers: { connection: 'close' } });
   assert.is(refused.status, 401);
   await refused.body?.cancel();

@@ -19,7 +19,7 @@ import { P2PErrorCode } from '../src/errors.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { countKinds, socketIoCorpus, wsClientFrame, type SocketIoAttack, type SocketIoSession } from './helpers/hostile-corpus.js';
 import { DEFAULT_SEED } from './helpers/hostile-frames.js';
-import { exchange, mib, settleHeap, settledMemory, watchEscapes, wellBehavedPair } from './helpers/hostile-checks.js';
+import { closeWithin, exchange, mib, settleHeap, settledMemory, watchEscapes, wellBehavedPair } from './helpers/hostile-checks.js';
 import { startRedis } from './fixtures/socket-io-redis-cluster.js';
 import { until } from './helpers/wait.js';
 
@@ -118,12 +118,7 @@ async function playEngine(server: SocketIoSignalingServer, session: SocketIoSess
     tally.sent++;
     socket.send(attack.frame);
   }
-  socket.close();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)))]);
-  clearTimeout(timer);
-  socket.terminate();
-  await closed;
+  await closeWithin(closed, () => socket.close(), () => socket.terminate(), 5_000);
 }
 
 /** A raw TCP socket that stops mid-upgrade, or upgrades and stops in the middle of its last frame. */

@@ -37,8 +37,12 @@ export interface RunningPeerServer {
   readonly port: number;
   readonly path: string;
   readonly key: string;
-  /** What `getConnectionHandlerPeerJS` needs to reach this server: `{ host, port, path, key, secure: false }`. */
-  readonly clientOptions: { host: string; port: number; path: string; key: string; secure: false };
+  /**
+   * What `getConnectionHandlerPeerJS` needs to reach this server: `{ host, port, path, key,
+   * secure: false, discovery }`, `discovery` as the server allows it (so clients never ask
+   * `/peers` of a server that answers 401).
+   */
+  readonly clientOptions: { host: string; port: number; path: string; key: string; secure: false; discovery: boolean };
   /** Heap in use and resident set of the server process, in bytes, after a full garbage collection (for monitoring and leak checks). Rejects once the process has exited. */
   memoryUsage(): Promise<{ heapUsed: number; rss: number }>;
   /** Stops the server process and waits for it to exit. Idempotent. */
@@ -162,7 +166,7 @@ export async function startPeerServer(options: StartPeerServerOptions = {}): Pro
     port: actualPort,
     path: mountPath,
     key,
-    clientOptions: { host, port: actualPort, path: mountPath, key, secure: false },
+    clientOptions: { host, port: actualPort, path: mountPath, key, secure: false, discovery: allowDiscovery },
     memoryUsage,
     close,
   };

@@ -144,21 +144,32 @@ export async function playOverWebSocket(url: string, session: Session<string>, h
     held.push(await halfOpenWebSocket(url, session.messages));
     return;
   }
-  const socket = new WebSocket(url);
+  const open = await openWebSocket(url);
+  if (!open) return;
+  for (const message of session.messages) if (open.socket.readyState === WebSocket.OPEN) open.socket.send(message);
+  // A CLOSE handshake the server answers only after it worked through this socket's queue.
+  await closeWithin(open.closed, () => open.socket.close(), () => open.socket.terminate(), 10_000);
+}
+
+/** A WebSocket client that ignores errors, once open (undefined if it closed first); `closed` settles when it closes. */
+export async function openWebSocket(url: string, protocol?: string): Promise<{ socket: WebSocket; closed: Promise<void> } | undefined> {
+  const socket = protocol === undefined ? new WebSocket(url) : new WebSocket(url, protocol);
   socket.on('error', () => {});
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const opened = await new Promise<boolean>((resolve) => {
     socket.once('open', () => resolve(true));
     socket.once('close', () => resolve(false));
   });
-  if (!opened) return;
-  for (const message of session.messages) if (socket.readyState === WebSocket.OPEN) socket.send(message);
-  // A CLOSE handshake the server answers only after it worked through this socket's queue.
-  socket.close();
+  return opened ? { socket, closed } : undefined;
+}
+
+/** Ends a connection politely, waits up to `ms` for the far side to close it, then cuts it. */
+export async function closeWithin(closed: Promise<void>, end: () => void, cut: () => void, ms: number): Promise<void> {
+  end();
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
-  socket.terminate();
+  cut();
   await closed;
 }
 
