@@ -25,7 +25,7 @@ export interface DemoConfig {
     /** The broker's WebSocket listener: browsers cannot open raw TCP. */
     mqtt: { url: string };
     nostr: { url: string };
-    peerjs: { host: string; port: number; path: string; key: string; secure: boolean };
+    peerjs: { host: string; port: number; path: string; key: string; secure: boolean; discovery: boolean };
   };
 }
 
