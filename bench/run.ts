@@ -15,6 +15,7 @@ import { P2_METHOD, runP2 } from './p2-mesh.js';
 import { P3_METHOD, runP3 } from './p3-throughput.js';
 import { P4_METHOD, runP4 } from './p4-replication.js';
 import { P5_METHOD, runP5 } from './p5-signaling-server.js';
+import { P6_METHOD, runP6 } from './p6-bundles.js';
 import { startContenders, stopContenders, type Contenders } from './transports.js';
 
 const args = process.argv.slice(2);
@@ -37,6 +38,7 @@ const FIGURES: Figure[] = [
   { id: 'P3', title: 'throughput', method: P3_METHOD, run: (contenders, q, wrtc) => runP3(contenders, q, wrtc) },
   { id: 'P4', title: 'RxDB replication', method: P4_METHOD, run: (contenders, q) => runP4(contenders, q) },
   { id: 'P5', title: 'signaling server', method: P5_METHOD, run: (_contenders, q) => runP5(q) },
+  { id: 'P6', title: 'browser bundles', method: P6_METHOD, run: () => runP6() },
 ];
 
 function version(name: string | undefined): string {
