@@ -86,12 +86,19 @@ export class RtcFactory {
 /**
  * Candidates still on their way when a link closes are refused by the closed connection, and
  * simple-peer prints a console warning for each refusal: dropping them quietly loses nothing.
+ * Whether it was closed is kept here, in JavaScript: reading a closed @roamhq/wrtc connection's
+ * own state (a native getter) can touch freed memory and crash the process.
  */
 function dropCandidatesAfterClose(pc: RTCPeerConnection): RTCPeerConnection {
-  const add = pc.addIceCandidate.bind(pc);
+  let closed = false;
+  const [add, close] = [pc.addIceCandidate.bind(pc), pc.close.bind(pc)];
+  pc.close = () => {
+    closed = true;
+    close();
+  };
   pc.addIceCandidate = ((candidate?: RTCIceCandidateInit) =>
     add(candidate).catch((error: unknown) => {
-      if (pc.signalingState !== 'closed') throw error;
+      if (!closed) throw error;
     })) as RTCPeerConnection['addIceCandidate'];
   return pc;
 }
