@@ -1,8 +1,8 @@
 import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import { SocketIoConnection, type SharedSocket } from './connection.js';
 import {
-  createMeshHandlerCreator, invalidOption, P2PError, P2PErrorCode, redactUrl, sealedRooms, SealedSignals, serverUrls,
-  type MeshHandlerCreator, type SealedRoom, type SignalingEvents, type SignalingTransport, type WebRTCImplementation, type WebRTCMeshOptions,
+  createMeshHandlerCreator, invalidOption, P2PError, P2PErrorCode, redactUrl, sealedRooms, SealedSignals, serverUrls, SessionTransport,
+  type MeshHandlerCreator, type SealedRoom, type SignalingEvents, type SignalingSession, type WebRTCImplementation, type WebRTCMeshOptions,
 } from '../../src/kit/index.js';
 import type { P2PPeer } from '../../src/types.js';
 import {
@@ -42,35 +42,53 @@ export interface SocketIoHandlerOptions extends WebRTCMeshOptions {
 /** Versions the sealed wire format: peers on another version never share a room. */
 export const SOCKET_IO_SEAL_SCHEME = 'p2p-handlers/socket.io/v1';
 
-/** The seed's protocol (`join`, `joined`, `signal`, plus `leave`) for one room on a shared socket. */
-class SocketIoSignaling implements SignalingTransport {
+/** The seed's protocol (`join`, `joined`, `signal`, plus `leave`), one room per session on a shared socket. */
+class SocketIoSignaling extends SessionTransport {
   /** The server sends `joined` to the whole room whenever someone joins (ours and the seed's). */
   readonly sharedRoster = true;
-  private shared: SharedSocket | undefined;
-  private detach = () => {};
-  private room = '';
-  private peerId = '';
-  private sealed: SealedSignals | undefined;
 
   constructor(
-    private readonly options: SocketIoHandlerOptions,
+    private readonly peerToken: string | undefined,
     private readonly connection: SocketIoConnection,
     private readonly sealedRoom: (topic: string) => Promise<SealedRoom>,
-  ) {}
+  ) {
+    super();
+  }
 
-  async join(topic: string, peerId: string, events: SignalingEvents): Promise<void> {
-    const sealedRoom = await this.sealedRoom(topic);
-    const room = sealedRoom.name;
-    const sealed = new SealedSignals(sealedRoom, peerId);
-    this.sealed = sealed;
-    this.room = room;
-    this.peerId = peerId;
-    const token = this.options.peerToken;
+  protected async openSession(topic: string, peerId: string, events: SignalingEvents): Promise<SignalingSession> {
+    return new SocketIoSession(await this.sealedRoom(topic), peerId, this.peerToken, this.connection, events);
+  }
+}
+
+class SocketIoSession implements SignalingSession {
+  private readonly sealed: SealedSignals;
+  private readonly room: string;
+  private shared: SharedSocket | undefined;
+  private detach = () => {};
+  private stopped = false;
+  /** Settles start() when stop() comes first: its listeners are gone by then. */
+  private abortStart: (error: P2PError) => void = () => {};
+
+  constructor(
+    sealedRoom: SealedRoom,
+    private readonly peerId: string,
+    private readonly token: string | undefined,
+    private readonly connection: SocketIoConnection,
+    private readonly events: SignalingEvents,
+  ) {
+    this.room = sealedRoom.name;
+    this.sealed = new SealedSignals(sealedRoom, peerId);
+  }
+
+  async start(): Promise<void> {
+    const { room, peerId, token, events } = this;
     const shared = await this.connection.acquire({ room, peerId, ...(token ? { token } : {}) });
+    if (this.stopped) return this.connection.release(shared);
     this.shared = shared;
     const { socket } = shared;
     let roster = new Set<string>();
     return new Promise<void>((resolve, reject) => {
+      this.abortStart = reject;
       const listeners = {
         connect_error: (error: Error & { data?: { code?: unknown } }) => {
           const refused = error.data?.code === P2PErrorCode.UNAUTHORIZED;
@@ -113,7 +131,7 @@ class SocketIoSignaling implements SignalingTransport {
       for (const [event, listener] of Object.entries(listeners)) socket.on(event as any, listener as any);
       this.connection.onSignal(room, peerId, (message) => {
         const { from } = message;
-        if (message.to === peerId && typeof from === 'string') sealed.receive(from, message.signal, events);
+        if (message.to === peerId && typeof from === 'string') this.sealed.receive(from, message.signal, events);
       });
       this.detach = () => {
         for (const [event, listener] of Object.entries(listeners)) socket.off(event as any, listener as any);
@@ -124,12 +142,14 @@ class SocketIoSignaling implements SignalingTransport {
   }
 
   send(to: string, signal: unknown): void {
-    const { shared, sealed, peerId: from, room } = this;
-    if (!shared || !sealed) return;
-    sealed.send(to, signal, (text) => shared.socket.emit(SignalingEvent.SIGNAL, { from, to, room, signal: text }));
+    const { shared, peerId: from, room } = this;
+    if (!shared) return;
+    this.sealed.send(to, signal, (text) => shared.socket.emit(SignalingEvent.SIGNAL, { from, to, room, signal: text }));
   }
 
-  async leave(): Promise<void> {
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abortStart(new P2PError(P2PErrorCode.SIGNALING, 'left while joining'));
     const shared = this.shared;
     this.shared = undefined;
     if (!shared) return;
@@ -155,7 +175,7 @@ export function getConnectionHandlerSocketIo(options: SocketIoHandlerOptions): M
   const sealedRoom = sealedRooms(SOCKET_IO_SEAL_SCHEME, secret);
   return createMeshHandlerCreator({
     options: meshOptions,
-    signaling: () => new SocketIoSignaling(options, connection, sealedRoom),
+    signaling: () => new SocketIoSignaling(peerToken, connection, sealedRoom),
     peerDetails: (peerId) => connection.peerDetails(peerId),
   });
 }
