@@ -15,7 +15,7 @@ import { startMqttBroker, type MqttBroker } from '../handlers/mqtt/broker.js';
 import { getConnectionHandlerMqtt } from '../handlers/mqtt/client.js';
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { DEFAULT_SEED, CorpusRun, mqttCorpus, type Session } from './helpers/hostile-frames.js';
-import { checkAfterCorpus, closeWithin, driveCorpus, halfOpenWebSocket, openWebSocket, mib, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
+import { closeWithin, halfOpenWebSocket, mib, openWebSocket, runCorpusInProcess, watchEscapes, within } from './helpers/hostile-checks.js';
 import { until } from './helpers/wait.js';
 import { FAST } from './fixtures/mqtt-world.js';
 
@@ -70,31 +70,20 @@ test('a seeded corpus of hostile MQTT packets: no crash, other rooms pair during
   const escapes = watchEscapes();
   const broker = await startMqttBroker();
   try {
-
-    // Warm-up (loads WebRTC and the handler code), then the baseline with nothing open.
-    const warm = await wellBehavedPair((room) => open(broker, room), 'warm-up-room', 'warm-up pair');
-    await Promise.all([warm.a.close(), warm.b.close()]);
-    const baseline = settledMemory();
-
-    const before = await wellBehavedPair((room) => open(broker, room), 'calm-room-before', 'pair made before the corpus');
     const corpus = new CorpusRun(mqttCorpus(DEFAULT_SEED, MIN_MESSAGES));
-    neverFinished(broker, 40);
-    const corpusMs = await driveCorpus(corpus, {
+    await runCorpusInProcess({
+      label: `hostile MQTT: seed ${DEFAULT_SEED}`,
+      open: (room) => open(broker, room),
+      corpus,
+      // Every third session over WebSocket, the rest over TCP.
+      play: (session) => play(broker, session, corpus.sessions % 3 === 0),
       parallel: PARALLEL,
       minMessages: MIN_MESSAGES,
-      play: (session) => play(broker, session, corpus.sessions % 3 === 0),
-      during: () => wellBehavedPair((room) => open(broker, room), 'calm-room-during', 'pair made during the corpus'),
-    });
-    assert.ok(held.length > 40, 'half-open sockets are still held');
-
-    await checkAfterCorpus({
-      label: `hostile MQTT: seed ${DEFAULT_SEED}, ${corpus.describe()}, ${corpusMs} ms`,
-      open: (room) => open(broker, room),
-      before,
       held,
       handlers,
-      baseline,
       heapBound: HEAP_BOUND_BYTES,
+      prepare: () => neverFinished(broker, 40),
+      afterCorpus: () => assert.ok(held.length > 40, 'half-open sockets are still held'),
     });
     assert.equal(escapes.escaped, [], 'an error escaped as an unhandled rejection or exception');
   } finally {

@@ -16,7 +16,7 @@ import { startNostrRelay, type NostrRelayServer } from '../handlers/nostr/relay/
 import type { WebRTCMeshHandler } from '../src/mesh/mesh.js';
 import { until } from './helpers/wait.js';
 import { DEFAULT_SEED, CorpusRun, nostrCorpus } from './helpers/hostile-frames.js';
-import { checkAfterCorpus, driveCorpus, halfOpenWebSocket, playOverWebSocket, settledMemory, watchEscapes, wellBehavedPair, within } from './helpers/hostile-checks.js';
+import { halfOpenWebSocket, playOverWebSocket, runCorpusInProcess, watchEscapes, within } from './helpers/hostile-checks.js';
 
 /** Heap growth allowed once every hostile connection is gone. */
 const HEAP_BOUND_BYTES = 12 * 1024 * 1024;
@@ -39,29 +39,20 @@ test('a seeded corpus of hostile NIP-01 messages: no crash, other rooms pair dur
     const keys = Array.from({ length: 4 }, () => generateSecretKey());
     const signed = keys.map((key, i) => finalizeEvent({ kind: DEFAULT_KIND, created_at: Math.floor(Date.now() / 1000), tags: [['x', 'ab'.repeat(32)]], content: `genuine ${i}` }, key));
 
-    const warm = await wellBehavedPair((room) => open(relay, room), 'warm-up-room', 'warm-up pair');
-    await Promise.all([warm.a.close(), warm.b.close()]);
-    const baseline = settledMemory();
-
-    const before = await wellBehavedPair((room) => open(relay, room), 'calm-room-before', 'pair made before the corpus');
-    const corpus = new CorpusRun(nostrCorpus(DEFAULT_SEED, MIN_MESSAGES, signed));
-    // Sockets that never finish the WebSocket handshake.
-    for (let i = 0; i < 20; i++) held.push(await halfOpenWebSocket(relay.url, [], true));
-    const corpusMs = await driveCorpus(corpus, {
+    await runCorpusInProcess({
+      label: `hostile Nostr: seed ${DEFAULT_SEED}`,
+      open: (room) => open(relay, room),
+      corpus: new CorpusRun(nostrCorpus(DEFAULT_SEED, MIN_MESSAGES, signed)),
+      play: (session) => playOverWebSocket(relay.url, session, held),
       parallel: PARALLEL,
       minMessages: MIN_MESSAGES,
-      play: (session) => playOverWebSocket(relay.url, session, held),
-      during: () => wellBehavedPair((room) => open(relay, room), 'calm-room-during', 'pair made during the corpus'),
-    });
-
-    await checkAfterCorpus({
-      label: `hostile Nostr: seed ${DEFAULT_SEED}, ${corpus.describe()}, ${corpusMs} ms`,
-      open: (room) => open(relay, room),
-      before,
       held,
       handlers,
-      baseline,
       heapBound: HEAP_BOUND_BYTES,
+      // Sockets that never finish the WebSocket handshake.
+      prepare: async () => {
+        for (let i = 0; i < 20; i++) held.push(await halfOpenWebSocket(relay.url, [], true));
+      },
     });
     assert.equal(escapes.escaped, [], 'an error escaped as an unhandled rejection or exception');
   } finally {

@@ -205,6 +205,50 @@ export function reportHeap(label: string, baseline: { heapUsed: number; arrayBuf
  * made before still talks; then every socket and handler goes, and the heap must come back
  * within `heapBound` of `baseline` (printed under `label`).
  */
+/**
+ * A whole seeded-corpus run against a server in this process: a warm-up pair, the heap
+ * baseline with nothing open, a pair made before the corpus, `prepare` (the half-open sockets
+ * of this server), the corpus with a pair made during it, `afterCorpus`, then checkAfterCorpus
+ * (pairs after, the pair from before still talking, the heap back near the baseline).
+ */
+export async function runCorpusInProcess<T>(options: {
+  /** Names the run in the printed figures, followed by the corpus and its time. */
+  label: string;
+  open: (room: string) => Promise<WebRTCMeshHandler>;
+  corpus: CorpusRun<T>;
+  play: (session: Session<T>) => Promise<void>;
+  parallel: number;
+  minMessages: number;
+  held: Array<{ destroy(): void }>;
+  handlers: WebRTCMeshHandler[];
+  heapBound: number;
+  prepare?: () => void | Promise<void>;
+  afterCorpus?: () => void;
+}): Promise<void> {
+  const { open, corpus } = options;
+  const warm = await wellBehavedPair(open, 'warm-up-room', 'warm-up pair');
+  await Promise.all([warm.a.close(), warm.b.close()]);
+  const baseline = settledMemory();
+  const before = await wellBehavedPair(open, 'calm-room-before', 'pair made before the corpus');
+  await options.prepare?.();
+  const corpusMs = await driveCorpus(corpus, {
+    parallel: options.parallel,
+    minMessages: options.minMessages,
+    play: options.play,
+    during: () => wellBehavedPair(open, 'calm-room-during', 'pair made during the corpus'),
+  });
+  options.afterCorpus?.();
+  await checkAfterCorpus({
+    label: `${options.label}, ${corpus.describe()}, ${corpusMs} ms`,
+    open,
+    before,
+    held: options.held,
+    handlers: options.handlers,
+    baseline,
+    heapBound: options.heapBound,
+  });
+}
+
 export async function checkAfterCorpus(options: {
   label: string;
   open: (room: string) => Promise<WebRTCMeshHandler>;
