@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { WebRTCImplementation } from '../src/mesh/wrtc.js';
 import { ROOT, errorText, log, loopbackOnly, now, verdict, type FigureResult, type Measured, type ResultRow } from './lib.js';
 import { P1_METHOD, runP1 } from './p1-connect.js';
+import { P1W_METHOD, runP1w } from './p1w-wan.js';
 import { P2_METHOD, runP2 } from './p2-mesh.js';
 import { P3_METHOD, runP3 } from './p3-throughput.js';
 import { P4_METHOD, runP4 } from './p4-replication.js';
@@ -34,6 +35,7 @@ if (unknown.length) throw new Error(`unknown arguments ${unknown.join(' ')}; use
 type Figure = { id: string; title: string; method: string; run: (contenders: Contenders, quick: boolean, wrtc: WebRTCImplementation) => Promise<FigureResult> };
 const FIGURES: Figure[] = [
   { id: 'P1', title: 'pair connect', method: P1_METHOD, run: (contenders, q) => runP1(contenders, q) },
+  { id: 'P1W', title: 'pair connect, signaling 25 ms away', method: P1W_METHOD, run: (contenders, q, wrtc) => runP1w(contenders, q, wrtc) },
   { id: 'P2', title: 'full mesh', method: P2_METHOD, run: (contenders, q) => runP2(contenders, q) },
   { id: 'P3', title: 'throughput', method: P3_METHOD, run: (contenders, q, wrtc) => runP3(contenders, q, wrtc) },
   { id: 'P4', title: 'RxDB replication', method: P4_METHOD, run: (contenders, q) => runP4(contenders, q) },
@@ -165,7 +167,9 @@ const output = [
   '',
 ];
 log(`\n${output.join('\n')}`);
-writeFileSync(join(ROOT, 'BENCHMARKS.md'), output.join('\n'));
+// A run of some figures must not replace the full report: it goes beside it.
+const partial = only || transports ? join(ROOT, 'bench', 'partial-run.md') : undefined;
+writeFileSync(partial ?? join(ROOT, 'BENCHMARKS.md'), output.join('\n'));
 const round = (value: number) => Number(value.toPrecision(6));
 const results: ResultRow[] = rows.map(({ figure, case: name, ours, anchor, anchorValue, ratio, unit }) => ({
   figure,
@@ -176,5 +180,8 @@ const results: ResultRow[] = rows.map(({ figure, case: name, ours, anchor, ancho
   ratio: ratio === null ? null : round(ratio),
   unit,
 }));
-writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-log('wrote BENCHMARKS.md and bench/results.json');
+if (partial) log(`wrote ${partial} (BENCHMARKS.md and bench/results.json are written by full runs only)`);
+else {
+  writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  log('wrote BENCHMARKS.md and bench/results.json');
+}

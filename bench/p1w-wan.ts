@@ -1,0 +1,109 @@
+/**
+ * P1w pair connect with every signaling service 25 ms away (a latency proxy in front of each,
+ * the same proxy for every contender), beside the same pair on loopback in the same run. The
+ * difference between the two, divided by one round trip, is how many sequential signaling
+ * round trips a contender needs until both data channels are open: the design choice that
+ * loopback hides and users feel.
+ */
+import { median, p90, rotated, row, errorText, type FigureResult, type Measured } from './lib.js';
+import { startLatencyProxy, viaPort, type LatencyProxy } from './latency-proxy.js';
+import { pairConnect } from './p1-connect.js';
+import { allContenders, contendersFor, type Contender, type Contenders } from './transports.js';
+import type { WebRTCImplementation } from '../src/mesh/wrtc.js';
+import type { ServerInfo, ServerKind } from './lib.js';
+
+/** One way; a round trip costs twice this. 25 ms is a signaling server in the same region. */
+export const WAN_DELAY_MS = 25;
+
+export const P1W_METHOD =
+  `P1 with a TCP latency proxy (${WAN_DELAY_MS} ms each way, every chunk held in order) in front of every signaling server, the same for every contender; ` +
+  'WebRTC itself stays on loopback. 10 runs (3 with --quick) after a warm-up, each contender on loopback and through the proxy, all interleaved; median. ' +
+  `Round trips = (median through the proxy − median on loopback) / ${2 * WAN_DELAY_MS} ms: the sequential signaling round trips until both data channels are open.`;
+
+/** Every server reached through its own latency proxy, as `contendersFor` takes them. */
+async function proxiedInfos(infos: ReadonlyMap<ServerKind, ServerInfo>, proxies: LatencyProxy[]): Promise<Map<ServerKind, ServerInfo>> {
+  const byPort = new Map<number, Promise<LatencyProxy>>();
+  const proxyPort = async (port: number) => {
+    let proxy = byPort.get(port);
+    if (!proxy) {
+      proxy = startLatencyProxy(port, WAN_DELAY_MS).then((started) => (proxies.push(started), started));
+      byPort.set(port, proxy);
+    }
+    return (await proxy).port;
+  };
+  const via = async (url: string) => viaPort(url, await proxyPort(Number(new URL(url).port)));
+  const proxied = new Map<ServerKind, ServerInfo>();
+  for (const [kind, info] of infos) {
+    proxied.set(kind, {
+      url: await via(info.url),
+      ...(info.rxdbUrl ? { rxdbUrl: await via(info.rxdbUrl) } : {}),
+      ...(info.clientOptions ? { clientOptions: { ...info.clientOptions, port: await proxyPort(info.clientOptions.port) } } : {}),
+    });
+  }
+  return proxied;
+}
+
+export async function runP1w(contenders: Contenders, quick: boolean, wrtc: WebRTCImplementation): Promise<FigureResult> {
+  const runs = quick ? 3 : 10;
+  const proxies: LatencyProxy[] = [];
+  try {
+    const infos = new Map([...contenders.servers].map(([kind, server]) => [kind, server.info] as const));
+    const wan = await contendersFor(wrtc, await proxiedInfos(infos, proxies));
+    const kept = new Set(allContenders(contenders).map((contender) => contender.name));
+    const wanByName = new Map(allContenders(wan).filter((contender) => kept.has(contender.name)).map((contender) => [contender.name, contender]));
+    const field: Array<{ contender: Contender; key: string }> = allContenders(contenders).flatMap((contender) => {
+      const far = wanByName.get(contender.name);
+      return [{ contender, key: `${contender.name}/loopback` }, ...(far ? [{ contender: far, key: `${contender.name}/wan` }] : [])];
+    });
+    const times = new Map<string, number[]>(field.map(({ key }) => [key, []]));
+    const failures = new Map<string, string[]>();
+    for (let run = -1; run < runs; run++) {
+      for (const { contender, key } of rotated(field, run)) {
+        try {
+          const ms = await pairConnect(contender, `bench-p1w-${key}-${run}-${Math.random().toString(36).slice(2, 8)}`);
+          if (run >= 0) times.get(key)!.push(ms);
+        } catch (error) {
+          failures.set(key, [...(failures.get(key) ?? []), errorText(error)]);
+        }
+      }
+    }
+    return summarize(contenders, times, failures, runs);
+  } finally {
+    await Promise.all(proxies.map((proxy) => proxy.close()));
+  }
+}
+
+function summarize(contenders: Contenders, times: Map<string, number[]>, failures: Map<string, string[]>, runs: number): FigureResult {
+  const notes = [...failures].map(([key, errors]) => `P1w ${key}: ${errors.length} failed run(s): ${[...new Set(errors)].join('; ')}`);
+  notes.push(`P1w: ${runs} runs per contender and network after 1 warm-up, interleaved; ${WAN_DELAY_MS} ms each way`);
+  const stat = (key: string, pick: (values: number[]) => number) => {
+    const values = times.get(key) ?? [];
+    return values.length ? pick(values) : undefined;
+  };
+  const roundTrips = (name: string) => {
+    const far = stat(`${name}/wan`, median);
+    const near = stat(`${name}/loopback`, median);
+    return far === undefined || near === undefined ? undefined : (far - near) / (2 * WAN_DELAY_MS);
+  };
+  const rows: Measured[] = [];
+  for (const contender of contenders.ours) {
+    const nostr = contender.name === 'nostr' && contenders.rxdbNostr;
+    const anchor = nostr ? contenders.rxdbNostr! : contenders.rxdbSimplePeer;
+    const target = { op: '<=' as const, value: nostr ? 0.3 : 0.6 };
+    for (const [label, pick] of [['median', median], ['p90', p90]] as const) {
+      const ours = stat(`${contender.name}/wan`, pick);
+      const theirs = stat(`${anchor.name}/wan`, pick);
+      if (ours === undefined || theirs === undefined) {
+        notes.push(`P1w ${contender.name}: no successful runs of ${ours === undefined ? contender.name : anchor.name} through the proxy, ${label} row skipped`);
+        continue;
+      }
+      rows.push(row('P1w', `${contender.name} pair connect, ${WAN_DELAY_MS} ms away, ${label}`, ours, anchor.name, theirs, 'ms', 'lower', target));
+    }
+    const ours = roundTrips(contender.name);
+    const theirs = roundTrips(anchor.name);
+    if (ours !== undefined && theirs !== undefined) {
+      rows.push(row('P1w', `${contender.name} signaling round trips until both channels are open`, ours, anchor.name, theirs, 'round trips', 'lower'));
+    }
+  }
+  return { rows, notes };
+}
