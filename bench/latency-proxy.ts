@@ -5,6 +5,10 @@
  * MQTT) without touching the WebRTC traffic, which stays on loopback.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { ServerInfo, ServerKind } from './lib.js';
+
+/** One way; a round trip costs twice this. 25 ms is a signaling server in the same region. */
+export const WAN_DELAY_MS = 25;
 
 export interface LatencyProxy {
   /** Loopback port that reaches the target `delayMs` later, each way. */
@@ -79,4 +83,27 @@ export function viaPort(url: string, port: number): string {
   const parsed = new URL(url);
   parsed.port = String(port);
   return parsed.href.replace(/\/$/, url.endsWith('/') ? '/' : '');
+}
+
+/** Every server reached through its own latency proxy (pushed to `proxies` for closing), as `contendersFor` takes them. */
+export async function proxiedInfos(infos: ReadonlyMap<ServerKind, ServerInfo>, delayMs: number, proxies: LatencyProxy[]): Promise<Map<ServerKind, ServerInfo>> {
+  const byPort = new Map<number, Promise<LatencyProxy>>();
+  const proxyPort = async (port: number) => {
+    let proxy = byPort.get(port);
+    if (!proxy) {
+      proxy = startLatencyProxy(port, delayMs).then((started) => (proxies.push(started), started));
+      byPort.set(port, proxy);
+    }
+    return (await proxy).port;
+  };
+  const via = async (url: string) => viaPort(url, await proxyPort(Number(new URL(url).port)));
+  const proxied = new Map<ServerKind, ServerInfo>();
+  for (const [kind, info] of infos) {
+    proxied.set(kind, {
+      url: await via(info.url),
+      ...(info.rxdbUrl ? { rxdbUrl: await via(info.rxdbUrl) } : {}),
+      ...(info.clientOptions ? { clientOptions: { ...info.clientOptions, port: await proxyPort(info.clientOptions.port) } } : {}),
+    });
+  }
+  return proxied;
 }

@@ -6,49 +6,22 @@
  * loopback hides and users feel.
  */
 import { median, p90, rotated, row, errorText, type FigureResult, type Measured } from './lib.js';
-import { startLatencyProxy, viaPort, type LatencyProxy } from './latency-proxy.js';
+import { proxiedInfos, WAN_DELAY_MS, type LatencyProxy } from './latency-proxy.js';
 import { pairConnect } from './p1-connect.js';
 import { allContenders, contendersFor, type Contender, type Contenders } from './transports.js';
 import type { WebRTCImplementation } from '../src/mesh/wrtc.js';
-import type { ServerInfo, ServerKind } from './lib.js';
-
-/** One way; a round trip costs twice this. 25 ms is a signaling server in the same region. */
-export const WAN_DELAY_MS = 25;
 
 export const P1W_METHOD =
   `P1 with a TCP latency proxy (${WAN_DELAY_MS} ms each way, every chunk held in order) in front of every signaling server, the same for every contender; ` +
   'WebRTC itself stays on loopback. 10 runs (3 with --quick) after a warm-up, each contender on loopback and through the proxy, all interleaved; median. ' +
   `Round trips = (median through the proxy − median on loopback) / ${2 * WAN_DELAY_MS} ms: the sequential signaling round trips until both data channels are open.`;
 
-/** Every server reached through its own latency proxy, as `contendersFor` takes them. */
-async function proxiedInfos(infos: ReadonlyMap<ServerKind, ServerInfo>, proxies: LatencyProxy[]): Promise<Map<ServerKind, ServerInfo>> {
-  const byPort = new Map<number, Promise<LatencyProxy>>();
-  const proxyPort = async (port: number) => {
-    let proxy = byPort.get(port);
-    if (!proxy) {
-      proxy = startLatencyProxy(port, WAN_DELAY_MS).then((started) => (proxies.push(started), started));
-      byPort.set(port, proxy);
-    }
-    return (await proxy).port;
-  };
-  const via = async (url: string) => viaPort(url, await proxyPort(Number(new URL(url).port)));
-  const proxied = new Map<ServerKind, ServerInfo>();
-  for (const [kind, info] of infos) {
-    proxied.set(kind, {
-      url: await via(info.url),
-      ...(info.rxdbUrl ? { rxdbUrl: await via(info.rxdbUrl) } : {}),
-      ...(info.clientOptions ? { clientOptions: { ...info.clientOptions, port: await proxyPort(info.clientOptions.port) } } : {}),
-    });
-  }
-  return proxied;
-}
-
 export async function runP1w(contenders: Contenders, quick: boolean, wrtc: WebRTCImplementation): Promise<FigureResult> {
   const runs = quick ? 3 : 10;
   const proxies: LatencyProxy[] = [];
   try {
     const infos = new Map([...contenders.servers].map(([kind, server]) => [kind, server.info] as const));
-    const wan = await contendersFor(wrtc, await proxiedInfos(infos, proxies));
+    const wan = await contendersFor(wrtc, await proxiedInfos(infos, WAN_DELAY_MS, proxies));
     const kept = new Set(allContenders(contenders).map((contender) => contender.name));
     const wanByName = new Map(allContenders(wan).filter((contender) => kept.has(contender.name)).map((contender) => [contender.name, contender]));
     const field: Array<{ contender: Contender; key: string }> = allContenders(contenders).flatMap((contender) => {

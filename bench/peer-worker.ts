@@ -4,8 +4,10 @@
  * for each on loopback (UDP and TCP candidates, ICE checks): more than the 20,000 descriptors
  * a process may have. A few peers per process keep each well under it. Driven over IPC:
  *   ← { type: 'init', infos: [[kind, info], …] }          → { type: 'ready' }
- *   ← { type: 'open', contender, topic, peers, expect }    → { type: 'meshed' } once each of the
- *                                                            `peers` new peers has `expect` live
+ *   ← { type: 'open', contender, topic, peers, expect }    → { type: 'meshed', cpuMicros } once each
+ *                                                            of the `peers` new peers has `expect`
+ *                                                            live (cpuMicros: this process's user +
+ *                                                            system CPU time spent meanwhile)
  *   ← { type: 'close' }                                    → { type: 'closed' }
  *   ← { type: 'exit' }                                     → closes, then the process ends on its own
  * Every reply may carry `error` instead.
@@ -36,9 +38,10 @@ async function init(infos: Array<[ServerKind, ServerInfo]>): Promise<void> {
 }
 
 /** Calls `peers` creators (one per peer) and resolves once each has `expect` live peers. */
-async function openPeers({ contender: name, topic, peers, expect }: OpenMessage): Promise<void> {
+async function openPeers({ contender: name, topic, peers, expect }: OpenMessage): Promise<{ cpuMicros: number }> {
   const contender = byName.get(name);
   if (!contender) throw new Error(`no contender ${name} here`);
+  const cpuBefore = process.cpuUsage();
   const creators = Array.from({ length: peers }, () => contender.newPeer());
   await Promise.all(
     creators.map(async (creator) => {
@@ -58,6 +61,8 @@ async function openPeers({ contender: name, topic, peers, expect }: OpenMessage)
       });
     }),
   );
+  const cpu = process.cpuUsage(cpuBefore);
+  return { cpuMicros: cpu.user + cpu.system };
 }
 
 async function closePeers(): Promise<void> {
@@ -68,9 +73,9 @@ async function closePeers(): Promise<void> {
 }
 
 process.on('message', (message: { type?: string; infos?: Array<[ServerKind, ServerInfo]> }) => {
-  const reply = (type: string, work: () => Promise<unknown>) =>
+  const reply = (type: string, work: () => Promise<object | void>) =>
     void work().then(
-      () => send({ type }),
+      (result) => send({ ...result, type }),
       (error) => send({ type, error: errorText(error) }),
     );
   if (message.type === 'init') reply('ready', () => init(message.infos ?? []));

@@ -12,7 +12,7 @@ import type { WebRTCImplementation } from '../src/mesh/wrtc.js';
 import { ROOT, errorText, log, loopbackOnly, now, verdict, type FigureResult, type Measured, type ResultRow } from './lib.js';
 import { P1_METHOD, runP1 } from './p1-connect.js';
 import { P1W_METHOD, runP1w } from './p1w-wan.js';
-import { P2_METHOD, runP2 } from './p2-mesh.js';
+import { P2_METHOD, P2W_METHOD, runP2, runP2w } from './p2-mesh.js';
 import { P3_METHOD, runP3 } from './p3-throughput.js';
 import { P4_METHOD, runP4 } from './p4-replication.js';
 import { P5_METHOD, runP5 } from './p5-signaling-server.js';
@@ -37,6 +37,7 @@ const FIGURES: Figure[] = [
   { id: 'P1', title: 'pair connect', method: P1_METHOD, run: (contenders, q) => runP1(contenders, q) },
   { id: 'P1W', title: 'pair connect, signaling 25 ms away', method: P1W_METHOD, run: (contenders, q, wrtc) => runP1w(contenders, q, wrtc) },
   { id: 'P2', title: 'full mesh', method: P2_METHOD, run: (contenders, q) => runP2(contenders, q) },
+  { id: 'P2W', title: 'full mesh, signaling 25 ms away', method: P2W_METHOD, run: (contenders, q) => runP2w(contenders, q) },
   { id: 'P3', title: 'throughput', method: P3_METHOD, run: (contenders, q, wrtc) => runP3(contenders, q, wrtc) },
   { id: 'P4', title: 'RxDB replication', method: P4_METHOD, run: (contenders, q) => runP4(contenders, q) },
   { id: 'P5', title: 'signaling server', method: P5_METHOD, run: (_contenders, q) => runP5(q) },
