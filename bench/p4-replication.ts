@@ -5,8 +5,8 @@
  * storage, `multiInstance: false`, RxDB's default batch sizes (20) on both; databases are
  * closed after each run (the free RxDB build allows 13 open collections per process).
  */
-import { createRxDatabase, type RxCollection, type RxDatabase } from 'rxdb';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import type { RxCollection } from 'rxdb';
+import { memoryDocsDatabase } from '../test/fixtures/memory-database.js';
 import { replicateWebRTC, type WebRTCConnectionHandlerCreator } from 'rxdb/plugins/replication-webrtc';
 import { replicateP2P } from '../src/rxdb.js';
 import { Cleanup, collectGarbage, errorText, median, now, row, within, type FigureResult } from './lib.js';
@@ -39,13 +39,10 @@ const documents = (count: number): Doc[] =>
     body: `${index}:`.padEnd(980, 'lorem ipsum dolor sit amet '),
   }));
 
-let databases = 0;
-
 async function database(cleanup: Cleanup): Promise<RxCollection<Doc>> {
-  const db: RxDatabase = await createRxDatabase({ name: `benchp4db${databases++}x${Date.now()}`, storage: getRxStorageMemory(), multiInstance: false });
+  const db = await memoryDocsDatabase<Doc>('benchp4', schema);
   cleanup.add(() => db.close());
-  await db.addCollections({ docs: { schema } });
-  return db.docs as RxCollection<Doc>;
+  return db.docs;
 }
 
 /** Resolves once `collection` has seen `count` distinct documents inserted. */

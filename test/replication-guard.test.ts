@@ -5,20 +5,20 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRxDatabase, type RxCollection, type RxDatabase } from 'rxdb';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import type { RxCollection } from 'rxdb';
 import { createMemoryNetwork, getConnectionHandlerMemory } from '../handlers/memory/index.js';
 import { guardedMasterWrite } from '../src/replication/master-write.js';
 import { VersionBook } from '../src/replication/version-book.js';
 import { compareVersions, mergeVersions, parseVersion } from '../src/replication/versions.js';
 import type { P2PConnectionHandler, P2PPeer } from '../src/types.js';
+import { memoryDocsDatabase, type DocsDatabase } from './fixtures/memory-database.js';
 import { next } from './helpers/wait.js';
 
 interface Doc {
   id: string;
   value: string;
 }
-type Db = RxDatabase<{ docs: RxCollection<Doc> }>;
+type Db = DocsDatabase<Doc>;
 const schema = { version: 0, primaryKey: 'id', type: 'object', properties: { id: { type: 'string', maxLength: 100 }, value: { type: 'string' } }, required: ['id', 'value'] } as const;
 
 const opened: Array<{ close(): Promise<unknown> }> = [];
@@ -26,10 +26,8 @@ test.after.each(async () => {
   await Promise.allSettled(opened.splice(0).map((thing) => thing.close()));
 });
 
-let counter = 0;
 async function collection(): Promise<{ docs: RxCollection<Doc>; book: VersionBook; self: string }> {
-  const db = (await createRxDatabase({ name: `guard${counter++}x${Date.now()}`, storage: getRxStorageMemory(), multiInstance: false })) as Db;
-  await db.addCollections({ docs: { schema } });
+  const db = await memoryDocsDatabase<Doc>('guard', schema);
   opened.push(db);
   const self = await db.storageToken;
   const book = new VersionBook(db.docs as RxCollection, self);
