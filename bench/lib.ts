@@ -170,7 +170,8 @@ export const errorText = (error: unknown): string => (error instanceof Error ? e
 // ---- servers in child processes -------------------------------------------------------------
 
 /** What bench/server-child.ts can run: ours, RxDB's, and the other transports' embedded servers. */
-export type ServerKind = 'socket.io' | 'rxdb' | 'mqtt' | 'nostr' | 'peerjs';
+/** `seed`: the seed document's example socket.io server, P5's anchor for the socket.io protocol. */
+export type ServerKind = 'socket.io' | 'rxdb' | 'mqtt' | 'nostr' | 'peerjs' | 'seed';
 
 export interface ServerInfo {
   /** Where clients connect (socket.io origin, ws:// URL, mqtt:// URL). */

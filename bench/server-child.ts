@@ -6,7 +6,7 @@
  *   ← { type: 'close' }                  → { type: 'closed' }; then the process exits on its own
  * stdout is discarded by the parent: RxDB's server logs every disconnect.
  *
- *   node --expose-gc --import tsx bench/server-child.ts socket.io|rxdb|mqtt|nostr|peerjs
+ *   node --expose-gc --import tsx bench/server-child.ts socket.io|rxdb|mqtt|nostr|peerjs|seed
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
@@ -29,6 +29,11 @@ async function start(kind: ServerKind): Promise<Running> {
     // Every benchmark client comes from 127.0.0.1: the per-address cap would refuse most of P5's.
     const server = await startSocketIoSignalingServer({ port: 0, host: '127.0.0.1', maxConnectionsPerAddress: 1_000_000 });
     return { info: { url: server.url, rxdbUrl: server.rxdbUrl }, connections: connectionsOf(server.io.httpServer as HttpServer), close: () => server.close() };
+  }
+  if (kind === 'seed') {
+    const { startSeedSignalingServer } = await import('../test/fixtures/seed-server.js');
+    const server = await startSeedSignalingServer();
+    return { info: { url: server.url }, connections: connectionsOf(server.httpServer), close: () => server.close() };
   }
   if (kind === 'rxdb') {
     // The file `rxdb/plugins/replication-webrtc` re-exports it from, without RxDB's whole
