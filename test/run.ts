@@ -93,13 +93,13 @@ function runFile(file: string): Promise<FileResult> {
 }
 
 /**
- * The browser tests (e2e/, Playwright driving Debian's Chromium), counted like the rest.
+ * The browser tests (e2e/: Playwright driving Debian's Chromium, puppeteer-core its Firefox ESR), counted like the rest.
  * Their numbers come from Playwright's JSON report; a run that leaves none counts as a failure.
  */
 function runE2e(grep: string | undefined): Promise<FileResult> {
   const report = join(root, 'test-results/e2e/results.json');
   rmSync(report, { force: true });
-  const name = 'e2e (Playwright, Chromium)';
+  const name = 'e2e (Chromium and Firefox)';
   process.stdout.write(`\n# ${name}\n`);
   const cli = join(root, 'node_modules/@playwright/test/cli.js');
   const args = [cli, 'test', '-c', 'e2e/playwright.config.ts', ...(grep ? ['--grep', grep] : [])];
