@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/ensure-deps.sh
 bash scripts/ensure-system-packages.sh
+bash scripts/ensure-runtimes.sh
 npx tsc -p tsconfig.json
 npx tsc -p e2e/tsconfig.json
 exec bash scripts/in-loopback-namespace.sh node --import tsx test/run.ts "$@"

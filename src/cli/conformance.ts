@@ -63,10 +63,15 @@ function parse(args: string[]): Parsed {
   return { ...parsed, grep, level: level as ConformanceLevel | undefined, reporter: (reporter ?? 'default') as ReporterName, output };
 }
 
-/** .ts through tsx's API (an optional package, needed only then), anything else through plain import(). */
+/** Bun and Deno import TypeScript themselves; Node needs tsx for it. */
+function runtimeRunsTypeScript(): boolean {
+  return typeof (process.versions as { bun?: string }).bun === 'string' || typeof (globalThis as { Deno?: unknown }).Deno === 'object';
+}
+
+/** .ts through tsx's API on Node (an optional package, needed only then), anything else through plain import(). */
 async function loadModule(path: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(path).href;
-  if (TS_EXTENSIONS.has(extname(path))) {
+  if (TS_EXTENSIONS.has(extname(path)) && !runtimeRunsTypeScript()) {
     const { tsImport } = await loadOptional('a TypeScript target', ['tsx'], () => import('tsx/esm/api'));
     return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
   }
