@@ -212,6 +212,24 @@ test('lost signals (lossy transport) still end in a link', async () => {
   assert.ok(dropped >= 2);
 });
 
+test("roundTripTime(peer) gives the link pair's round trip on both sides, and undefined for a peer not live here", async () => {
+  const bus = new SignalingBus();
+  const a = await handler(bus, 'rtt-topic');
+  const aConnect = next(a.connect$, 'A connect$');
+  const b = await handler(bus, 'rtt-topic');
+  const bConnect = next(b.connect$, 'B connect$');
+  const [peerB, peerA] = await Promise.all([aConnect, bConnect]);
+  const times = await Promise.all([a.roundTripTime(peerB), b.roundTripTime(peerA)]);
+  console.log(`round trip on a loopback link: ${times.map((ms) => ms?.toFixed(2)).join(' ms and ')} ms`);
+  for (const ms of times) assert.ok(typeof ms === 'number' && ms >= 0 && ms < 5_000, `round trip ${ms}`);
+  assert.is(await a.roundTripTime({ id: peerB.id }), undefined, 'a look-alike peer object is not a live peer');
+  assert.is(await a.roundTripTime(peerA), undefined, 'its own peer object from another handler');
+  const gone = next(a.disconnect$, 'A disconnect$');
+  await b.close();
+  await gone;
+  assert.is(await a.roundTripTime(peerB), undefined, 'a peer that left');
+});
+
 test('node-datachannel passed explicitly (with bindAddress) connects and carries 1 MiB', async () => {
   const ndc = await import('node-datachannel/polyfill');
   const bus = new SignalingBus();

@@ -163,6 +163,10 @@ export class MeshNetwork implements PeerLinkEvents {
     else this.onRtcSignal(from, signal, via);
   }
 
+  roundTripTime(remoteId: string): Promise<number | undefined> {
+    return this.links.get(remoteId)?.roundTripTimeMs() ?? Promise.resolve(undefined);
+  }
+
   async sendOnTopic(handle: TopicHandle, peer: P2PPeer, payload: P2PMessage | P2PResponse): Promise<void> {
     const link = this.links.get(peer.id);
     if (!link || link.state !== 'open' || link.topicPeers.get(handle.topic) !== peer) {

@@ -6,6 +6,7 @@ import type { RtcSignalData } from './envelope.js';
 import { FrameDecoder, FrameType, encodeGoodbye, encodePing, type DecodedFrame, type ReassemblyBudget } from './framing.js';
 import { destroyRtc } from './rtc-factory.js';
 import { SignalBundler } from './signal-bundler.js';
+import { selectedPairRoundTripMs } from './link-stats.js';
 import { peerConnectionOf } from './simple-peer-internals.js';
 import { TimerSet, type Clock } from './timers.js';
 import type { WebRTCImplementation } from './wrtc.js';
@@ -179,6 +180,13 @@ export class PeerLink {
       this.close();
     }
     return this.closedPromise;
+  }
+
+  /** The round-trip time of the candidate pair in use, in ms; undefined unless the link is open. */
+  async roundTripTimeMs(): Promise<number | undefined> {
+    const pc = peerConnectionOf(this.rtc);
+    if (this.state !== 'open' || !pc) return undefined;
+    return selectedPairRoundTripMs(pc).catch(() => undefined);
   }
 
   /** What the connection got to, for the error of a link that never opened. */

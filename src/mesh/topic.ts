@@ -16,6 +16,12 @@ export type WebRTCMeshHandler = P2PConnectionHandler & {
   readonly peerId: string;
   /** The room this handler joined. */
   readonly topic: string;
+  /**
+   * Milliseconds a message takes to `peer` and back on the link's ICE candidate pair in use
+   * (what WebRTC's own statistics measure); undefined for a peer that is not live here or
+   * while the connection reports none.
+   */
+  roundTripTime(peer: P2PPeer): Promise<number | undefined>;
   /** Stops the whole peer (every topic of its creator) as a crashed process would. */
   [simulateCrash](): Promise<void>;
 };
@@ -53,6 +59,7 @@ export class TopicHandle {
     this.handler = Object.assign(handler, {
       peerId: network.peerId,
       topic,
+      roundTripTime: async (peer: P2PPeer) => (this.hub.isLive(peer) ? network.roundTripTime(peer.id) : undefined),
       [simulateCrash]: () => network.crash(),
     });
   }
