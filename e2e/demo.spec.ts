@@ -17,6 +17,13 @@ for (const transport of TRANSPORTS) {
       const bob = await openDemo(browser, demo, transport, room);
       await expect(alice.locator('[data-testid="peer"][data-state="replicating"]')).toHaveCount(1);
       await expect(bob.locator('[data-testid="peer"][data-state="replicating"]')).toHaveCount(1);
+      // Alice's list and picture name Bob's tab as the todos do (a shortened key on Nostr),
+      // and the picture's one link carries its transport and a measured round-trip time.
+      const bobTab = (await bob.getByTestId('self').textContent())!.split(',')[0]!;
+      await expect(alice.getByTestId('peer-name')).toHaveText(transport === 'nostr' ? /^[0-9a-f]{8}…[0-9a-f]{6}$/ : bobTab);
+      await expect(alice.getByTestId('room-node')).toHaveCount(2);
+      await expect(alice.getByTestId('room-link')).toHaveAttribute('data-round-trip-ms', /^\d+\.\d\d$/);
+      await expect(alice.getByTestId('room-link')).toContainText(`${transport} · `);
 
       await addTodo(alice, 'buy milk');
       await addTodo(bob, 'walk the dog');

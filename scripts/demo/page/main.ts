@@ -7,10 +7,11 @@ import { createRxDatabase, type RxCollection } from 'rxdb/plugins/core';
 import { getRxStorageLocalstorage } from 'rxdb/plugins/storage-localstorage';
 import { replicateP2P, type P2PReplicationPool } from '../../../src/rxdb.js';
 import type { Subscription } from 'rxjs';
-import type { P2PConnectionHandler, P2PConnectionHandlerCreator } from '../../../src/types.js';
+import type { P2PConnectionHandler, P2PConnectionHandlerCreator, P2PPeer } from '../../../src/types.js';
 import { lastWriterWins, todoSchema, type Todo } from './todos.js';
 import { createCreator, isTransportName, TRANSPORT_LABELS, TRANSPORTS, type DemoConfig, type TransportName } from './transports.js';
-import { conflictText, log, renderPeers, renderTodos, type PeerRow } from './view.js';
+import { renderRoom } from './room.js';
+import { conflictText, log, peerName, renderPeers, renderTodos, type PeerRow } from './view.js';
 
 const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const ui = {
@@ -23,6 +24,7 @@ const ui = {
   input: byId<HTMLInputElement>('new-todo-text'),
   todos: byId<HTMLUListElement>('todos'),
   peers: byId<HTMLUListElement>('peers'),
+  picture: document.getElementById('room-picture') as unknown as SVGSVGElement,
   log: byId<HTMLUListElement>('log'),
 };
 
@@ -73,25 +75,48 @@ ui.form.addEventListener('submit', (event) => {
 interface Session {
   pool: P2PReplicationPool<Todo>;
   peers: Map<string, PeerRow>;
+  stopMeasuring(): void;
 }
 let session: Session | undefined;
 let switching = Promise.resolve();
 
 function showPeers(): void {
-  renderPeers(ui.peers, session ? [...session.peers.values()] : []);
+  const rows = session ? [...session.peers.values()] : [];
+  renderPeers(ui.peers, rows);
+  renderRoom(ui.picture, tab, transport, rows);
 }
 
-function watch(handler: P2PConnectionHandler, peers: Map<string, PeerRow>): void {
+/** Round-trip times are read from WebRTC's statistics this often. */
+const MEASURE_EVERY_MS = 2_000;
+type MeasuredHandler = P2PConnectionHandler & { roundTripTime?(peer: P2PPeer): Promise<number | undefined> };
+
+/** Reads every link's round-trip time now and then; returns what stops it. */
+function measureRoundTrips(handlers: Map<string, { handler: MeasuredHandler; peer: P2PPeer }>, peers: Map<string, PeerRow>): () => void {
+  const timer = setInterval(() => {
+    void Promise.all(
+      [...handlers].map(async ([id, { handler, peer }]) => {
+        const ms = await handler.roundTripTime?.(peer);
+        const row = peers.get(id);
+        if (row && ms !== undefined) row.roundTripMs = ms;
+      }),
+    ).then(showPeers);
+  }, MEASURE_EVERY_MS);
+  return () => clearInterval(timer);
+}
+
+function watch(handler: MeasuredHandler, peers: Map<string, PeerRow>, linked: Map<string, { handler: MeasuredHandler; peer: P2PPeer }>): void {
   const own = (handler as { peerId?: string }).peerId;
   if (own) ui.self.textContent = `${tab}, peer id ${own}`;
   handler.connect$.subscribe((peer) => {
-    peers.set(peer.id, { id: peer.id, state: 'connected', since: Date.now() });
-    log(ui.log, 'peer', `${peer.id} connected over ${TRANSPORT_LABELS[transport]} signaling`);
+    peers.set(peer.id, { id: peer.id, name: peerName(peer.id), state: 'connected', since: Date.now() });
+    linked.set(peer.id, { handler, peer });
+    log(ui.log, 'peer', `${peerName(peer.id)} connected over ${TRANSPORT_LABELS[transport]} signaling`);
     showPeers();
   });
   handler.disconnect$.subscribe((peer) => {
     peers.delete(peer.id);
-    log(ui.log, 'peer', `${peer.id} left`);
+    linked.delete(peer.id);
+    log(ui.log, 'peer', `${peerName(peer.id)} left`);
     showPeers();
   });
   handler.error$.subscribe((error) => log(ui.log, 'error', `${(error as { code?: string }).code ?? 'error'}: ${error.message}`));
@@ -99,16 +124,20 @@ function watch(handler: P2PConnectionHandler, peers: Map<string, PeerRow>): void
 
 async function start(name: TransportName): Promise<void> {
   const peers = new Map<string, PeerRow>();
-  const base = createCreator(name, config);
+  const linked = new Map<string, { handler: MeasuredHandler; peer: P2PPeer }>();
+  // Ids that start with the tab's name, so the peer list and the picture name tabs as the
+  // todos do; a Nostr peer's id is its public key, so it keeps that.
+  const peerId = name === 'nostr' ? undefined : `${tab}-${Math.random().toString(36).slice(2, 6)}`;
+  const base = createCreator(name, config, peerId ? { peerId } : {});
   const creator: P2PConnectionHandlerCreator = async (options) => {
     const handler = await base(options);
-    watch(handler, peers);
+    watch(handler, peers, linked);
     return handler;
   };
   ui.status.textContent = `joining room "${room}" through the ${TRANSPORT_LABELS[name]}…`;
   ui.status.dataset.state = 'joining';
   const pool = await replicateP2P<Todo>({ collection: todos, topic: `p2p-demo-${room}`, connectionHandlerCreator: creator, pull: {}, push: {} });
-  session = { pool, peers };
+  session = { pool, peers, stopMeasuring: measureRoundTrips(linked, peers) };
   pool.error$.subscribe((error) => log(ui.log, 'error', `replication: ${error.message}`));
   // A peer is "connected" once its link is open and "replicating" once RxDB runs a
   // replication with it; `active$` then tells whether that replication is moving documents.
@@ -142,6 +171,7 @@ async function start(name: TransportName): Promise<void> {
 async function stop(): Promise<void> {
   const current = session;
   session = undefined;
+  current?.stopMeasuring();
   showPeers();
   if (current) await current.pool.cancel();
   ui.status.textContent = 'offline: edits stay in this tab and sync when you go online';

@@ -39,7 +39,7 @@ export const TRANSPORT_LABELS: Record<TransportName, string> = {
 export function createCreator(
   transport: TransportName,
   config: DemoConfig,
-  mesh: Pick<WebRTCMeshOptions, 'wrtc' | 'heartbeatIntervalMs' | 'peerTimeoutMs'> = {},
+  mesh: Pick<WebRTCMeshOptions, 'wrtc' | 'heartbeatIntervalMs' | 'peerTimeoutMs' | 'peerId'> = {},
 ): P2PConnectionHandlerCreator {
   const common = { ...mesh, config: { iceServers: config.iceServers } };
   switch (transport) {

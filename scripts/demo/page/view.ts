@@ -11,8 +11,22 @@ export type LinkState = 'connected' | 'replicating' | 'syncing';
 
 export interface PeerRow {
   id: string;
+  /** The tab's name, as its todos show it (a shortened key on Nostr, whose ids are keys). */
+  name: string;
   state: LinkState;
   since: number;
+  /** The link's round-trip time in ms, once measured. */
+  roundTripMs?: number;
+}
+
+/**
+ * What a peer is called on the page: the tab name its id starts with (the page makes its ids
+ * that way), else the id, shortened when it is a long key.
+ */
+export function peerName(id: string): string {
+  const tab = /^(tab-[a-z0-9]+)-[a-z0-9]+$/.exec(id);
+  if (tab) return tab[1]!;
+  return id.length > 20 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id;
 }
 
 function element<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, testId?: string): HTMLElementTagNameMap[K] {
@@ -75,7 +89,7 @@ export function renderPeers(list: HTMLElement, peers: readonly PeerRow[]): void 
       const row = element('li', {}, 'peer');
       row.dataset.peerId = peer.id;
       row.dataset.state = peer.state;
-      const name = element('code', { textContent: peer.id.length > 20 ? `${peer.id.slice(0, 8)}…${peer.id.slice(-6)}` : peer.id, title: peer.id });
+      const name = element('code', { textContent: peer.name, title: peer.id }, 'peer-name');
       const state = element('span', { className: `state ${peer.state}`, textContent: STATE_TEXT[peer.state] });
       const since = element('small', { textContent: ` since ${new Date(peer.since).toLocaleTimeString()}` });
       row.append(name, ' ', state, since);
