@@ -121,6 +121,56 @@ export interface Measured extends ResultRow {
   better: 'lower' | 'higher';
   target?: Target;
   note?: string;
+  /** 90% interval of the ratio over the runs (bootstrap), when the row has runs to resample. */
+  ratioInterval?: { low: number; high: number };
+}
+
+/** Resamples per interval: enough for stable 5th and 95th percentiles. */
+const BOOTSTRAP_RESAMPLES = 2_000;
+
+/** A small seeded generator, so the same runs always give the same interval. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * The 90% interval of median(ours) / median(anchor) when the runs of each are resampled with
+ * replacement: how far the ratio could move on another run of as many repetitions.
+ */
+export function ratioInterval(ours: readonly number[], anchor: readonly number[]): { low: number; high: number } | undefined {
+  if (ours.length < 3 || anchor.length < 3) return undefined;
+  const random = seededRandom(ours.length * 7919 + anchor.length);
+  const resample = (values: readonly number[]) => median(Array.from(values, () => values[Math.floor(random() * values.length)]!));
+  const ratios: number[] = [];
+  for (let index = 0; index < BOOTSTRAP_RESAMPLES; index++) {
+    const theirs = resample(anchor);
+    if (theirs > 0) ratios.push(resample(ours) / theirs);
+  }
+  if (ratios.length < BOOTSTRAP_RESAMPLES / 2) return undefined;
+  return { low: quantile(ratios, 0.05), high: quantile(ratios, 0.95) };
+}
+
+/** A row of medians over runs, with the ratio's interval over those runs. */
+export function rowOfRuns(
+  figure: string,
+  name: string,
+  ours: readonly number[],
+  anchor: string,
+  anchorRuns: readonly number[],
+  unit: string,
+  better: 'lower' | 'higher',
+  target?: Target,
+  note?: string,
+): Measured {
+  const measured = row(figure, name, median(ours), anchor, median(anchorRuns), unit, better, target, note);
+  const interval = ratioInterval(ours, anchorRuns);
+  return interval ? { ...measured, ratioInterval: interval } : measured;
 }
 
 export function row(
@@ -138,11 +188,19 @@ export function row(
   return { figure, case: name, ours, anchor, anchorValue, ratio, unit, better, ...(target ? { target } : {}), ...(note ? { note } : {}) };
 }
 
-export function verdict(measured: Measured): 'met' | 'missed' | '' {
-  const { target, ratio } = measured;
+/**
+ * `met` or `missed` when the whole interval of the ratio is on one side of the target (or, for
+ * a row without runs, the ratio is); `unsure` when another run could well flip it.
+ */
+export function verdict(measured: Measured): 'met' | 'missed' | 'unsure' | '' {
+  const { target, ratio, ratioInterval: interval } = measured;
   if (!target) return '';
   if (ratio === null) return 'missed';
-  return (target.op === '<=' ? ratio <= target.value : ratio >= target.value) ? 'met' : 'missed';
+  const meets = (value: number) => (target.op === '<=' ? value <= target.value : value >= target.value);
+  if (!interval) return meets(ratio) ? 'met' : 'missed';
+  const [worst, best] = target.op === '<=' ? [interval.high, interval.low] : [interval.low, interval.high];
+  if (meets(worst)) return 'met';
+  return meets(best) ? 'unsure' : 'missed';
 }
 
 /** What a figure hands back: its rows, and notes (skipped transports, failures, sizes). */

@@ -4,7 +4,7 @@
  * so load from other processes on the machine falls on all of them alike; one warm-up run
  * each is discarded.
  */
-import { Cleanup, collectGarbage, countOf, errorText, median, now, p90, rotated, row, within, type FigureResult, type Measured } from './lib.js';
+import { Cleanup, collectGarbage, countOf, errorText, median, now, p90, rotated, row, rowOfRuns, within, type FigureResult, type Measured } from './lib.js';
 import { allContenders, openAll, type Contender, type Contenders } from './transports.js';
 
 const RUN_TIMEOUT_MS = 20_000;
@@ -77,7 +77,7 @@ export async function runP1(contenders: Contenders, quick: boolean): Promise<Fig
       continue;
     }
     const note = ours.n < runs || theirs.n < runs ? `${ours.n}/${theirs.n} runs succeeded` : undefined;
-    rows.push(row('P1', `${contender.name} pair connect, median`, ours.median, anchor.name, theirs.median, 'ms', 'lower', target, note));
+    rows.push(rowOfRuns('P1', `${contender.name} pair connect, median`, times.get(contender.name)!, anchor.name, times.get(anchor.name)!, 'ms', 'lower', target, note));
     rows.push(row('P1', `${contender.name} pair connect, p90`, ours.p90, anchor.name, theirs.p90, 'ms', 'lower', target, note));
   }
   return { rows, notes };

@@ -5,7 +5,7 @@
  * round trips a contender needs until both data channels are open: the design choice that
  * loopback hides and users feel.
  */
-import { median, p90, rotated, row, errorText, type FigureResult, type Measured } from './lib.js';
+import { median, p90, rotated, row, rowOfRuns, errorText, type FigureResult, type Measured } from './lib.js';
 import { proxiedInfos, WAN_DELAY_MS, type LatencyProxy } from './latency-proxy.js';
 import { pairConnect } from './p1-connect.js';
 import { allContenders, contendersFor, type Contender, type Contenders } from './transports.js';
@@ -70,7 +70,12 @@ function summarize(contenders: Contenders, times: Map<string, number[]>, failure
         notes.push(`P1w ${contender.name}: no successful runs of ${ours === undefined ? contender.name : anchor.name} through the proxy, ${label} row skipped`);
         continue;
       }
-      rows.push(row('P1w', `${contender.name} pair connect, ${WAN_DELAY_MS} ms away, ${label}`, ours, anchor.name, theirs, 'ms', 'lower', target));
+      const name = `${contender.name} pair connect, ${WAN_DELAY_MS} ms away, ${label}`;
+      rows.push(
+        label === 'median'
+          ? rowOfRuns('P1w', name, times.get(`${contender.name}/wan`)!, anchor.name, times.get(`${anchor.name}/wan`)!, 'ms', 'lower', target)
+          : row('P1w', name, ours, anchor.name, theirs, 'ms', 'lower', target),
+      );
     }
     const ours = roundTrips(contender.name);
     const theirs = roundTrips(anchor.name);

@@ -4,7 +4,7 @@
  * the moment all are told to call their creators until every peer has a live connect$ for each
  * of the N−1 others. Runs are interleaved across contenders; the processes are started once.
  */
-import { Cleanup, errorText, median, now, rotated, row, spawnWorker, within, type FigureResult, type Measured, type ServerInfo, type ServerKind, type Worker } from './lib.js';
+import { Cleanup, errorText, now, rotated, rowOfRuns, spawnWorker, within, type FigureResult, type Measured, type ServerInfo, type ServerKind, type Worker } from './lib.js';
 import { proxiedInfos, WAN_DELAY_MS, type LatencyProxy } from './latency-proxy.js';
 import type { Contender, Contenders } from './transports.js';
 
@@ -113,7 +113,7 @@ function meshRows(figure: string, size: number, runs: number, ours: Contender[],
   const rows: Measured[] = [];
   const theirs = results.get(anchor.name)!;
   const links = (size * (size - 1)) / 2;
-  const cpuPerLink = (values: MeshRun[]) => median(values.map((each) => each.cpuMicros / 1000 / links));
+  const cpuPerLink = (values: MeshRun[]) => values.map((each) => each.cpuMicros / 1000 / links);
   for (const contender of ours) {
     const mine = results.get(contender.name)!;
     if (!mine.length || !theirs.length) {
@@ -121,10 +121,10 @@ function meshRows(figure: string, size: number, runs: number, ours: Contender[],
       continue;
     }
     const note = mine.length < runs || theirs.length < runs ? `${mine.length}/${theirs.length} runs succeeded` : undefined;
-    const ms = (values: MeshRun[]) => median(values.map((each) => each.ms));
-    rows.push(row(figure, `${contender.name} full mesh, ${size} peers`, ms(mine), anchor.name, ms(theirs), 'ms', 'lower', { op: '<=', value: 0.7 }, note));
+    const ms = (values: MeshRun[]) => values.map((each) => each.ms);
+    rows.push(rowOfRuns(figure, `${contender.name} full mesh, ${size} peers`, ms(mine), anchor.name, ms(theirs), 'ms', 'lower', { op: '<=', value: 0.7 }, note));
     if (figure === 'P2') {
-      rows.push(row(figure, `${contender.name} CPU per link, ${size} peers`, cpuPerLink(mine), anchor.name, cpuPerLink(theirs), 'ms CPU', 'lower', { op: '<=', value: 0.9 }, note));
+      rows.push(rowOfRuns(figure, `${contender.name} CPU per link, ${size} peers`, cpuPerLink(mine), anchor.name, cpuPerLink(theirs), 'ms CPU', 'lower', { op: '<=', value: 0.9 }, note));
     }
   }
   return rows;
