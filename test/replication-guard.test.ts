@@ -77,6 +77,58 @@ test('the master writes a newer push whatever its assumed state, and answers an 
   assert.is((await docs.findOne('d').exec())!.value, 'v2');
 });
 
+test('a deletion pushed to a master that never had the document keeps its version, though the storage tells of no such write', async () => {
+  const { docs, book } = await collection();
+  const deleted = state('d', 'last', true);
+  assert.equal(await guardedMasterWrite(docs as RxCollection, book, [{ row: { newDocumentState: deleted }, version: { writer: 3 } }]), { conflicts: [], versions: [] });
+  // Inserting a document already deleted makes no change event: the book must know it anyway.
+  assert.equal(book.versionOf('d', deleted), { writer: 3 }, 'the deleted state is not taken for one nobody wrote');
+  // An older copy of the document, still on its way from another peer, must not bring it back.
+  const older = await guardedMasterWrite(docs as RxCollection, book, [{ row: { newDocumentState: state('d', 'last') }, version: { writer: 2 } }]);
+  assert.equal(older.conflicts, [deleted]);
+  assert.equal(older.versions, [{ writer: 3 }]);
+  assert.is(await docs.findOne('d').exec(), null, 'still deleted');
+});
+
+test('pushes from two peers at once are decided one after the other: an older copy cannot slip in over a deletion both read as absent', async () => {
+  const { docs, book } = await collection();
+  const deleted = state('d', 'last', true);
+  const [first, second] = await Promise.all([
+    guardedMasterWrite(docs as RxCollection, book, [{ row: { newDocumentState: deleted }, version: { writer: 3 } }]),
+    guardedMasterWrite(docs as RxCollection, book, [{ row: { newDocumentState: state('d', 'first') }, version: { writer: 1 } }]),
+  ]);
+  assert.equal(first.conflicts, []);
+  assert.equal(second.conflicts, [deleted], 'the older copy is answered with the deletion');
+  assert.is(await docs.findOne('d').exec(), null, 'still deleted');
+});
+
+test('a fork answered by two masters at once resolves each conflict with the version of the state it took', async () => {
+  const { docs, book, self } = await collection();
+  await docs.insert({ id: 'd', value: 'mine' });
+  // One master still holds the document, another already holds its later deletion.
+  book.heardConflict('d', state('d', 'theirs'), { writer: 1 });
+  book.heardConflict('d', state('d', 'theirs', true), { writer: 2 });
+  const stored = (await docs.storageInstance.findDocumentsById(['d'], true))[0]!;
+  await docs.storageInstance.bulkWrite([{ previous: stored, document: { ...state('d', 'theirs'), _meta: { lwt: Date.now() + 1 }, _rev: '2-x', _attachments: {} } as never }], 'replication-up-write-conflict');
+  // Taking the first master's state must not claim the deletion it never saw: that would make it
+  // newer than the deletion, and the deletion would be lost.
+  assert.equal(book.versionOf('d', state('d', 'theirs')), { [self]: 1, writer: 1 });
+});
+
+test('a deletion replication writes into a fork that never had the document keeps the version it came with', async () => {
+  const { docs, book } = await collection();
+  const deleted = state('d', 'last', true);
+  book.heard('d', deleted, { writer: 3 });
+  await docs.storageInstance.bulkWrite([{ document: { ...deleted, _meta: { lwt: Date.now() + 1 }, _rev: '1-x', _attachments: {} } as never }], 'replication-downstream-test');
+  assert.equal(book.versionOf('d', deleted), { writer: 3 }, 'what this fork sends on with the state');
+  const stored = (await docs.storageInstance.findDocumentsById(['d'], true))[0]!;
+  assert.equal(book.versionOfStored('d', stored), { writer: 3 }, 'what this side decides pushes by, as a master');
+  // The app writing the document again builds on the deletion it replaced.
+  await docs.insert({ id: 'd', value: 'again' });
+  const again = book.versionOf('d', state('d', 'again'));
+  assert.is(again?.writer, 3, `the new write includes the deletion: ${JSON.stringify(again)}`);
+});
+
 test('concurrent pushes settle on the same state whichever side is master (content order, then the conflict handler)', async () => {
   const finals: string[] = [];
   for (const masterHolds of ['apple', 'pear']) {

@@ -3,7 +3,8 @@
  * fixtures/mesh-writes.ts over the memory handler and over socket.io with real WebRTC, both
  * through our replicateP2P and through RxDB's replicateWebRTC unchanged, with RxDB's default
  * conflict handler. Peers per seed cycle through 3, 4 and 6. A failure names its seed; replay
- * one with MESH_SEED=n, or run more with MESH_SEEDS=n (memory) and MESH_SOCKET_SEEDS=n.
+ * one with MESH_SEED=n, or run more with MESH_SEEDS=n (memory), MESH_LATENCY_SEEDS=n (memory, 20 ms)
+ * and MESH_SOCKET_SEEDS=n.
  */
 import { test } from 'uvu';
 import { createMemoryNetwork, getConnectionHandlerMemory } from '../handlers/memory/index.js';
@@ -15,10 +16,27 @@ const BASE = Number(process.env.MESH_SEED_BASE ?? 20261203);
 const only = process.env.MESH_SEED === undefined ? undefined : Number(process.env.MESH_SEED);
 const seeds = (count: number) => (only !== undefined ? [only] : Array.from({ length: count }, (_, index) => BASE + index));
 const SIZES = [3, 4, 6];
+/** The latency run draws other schedules than the plain memory run; MESH_SEED=n replays seed n itself. */
+const LATENCY_SEED_OFFSET = only === undefined ? 100_000 : 0;
 
 test(`memory handler: ${only ?? process.env.MESH_SEEDS ?? 50} seeds, every single-writer write survives, contested ones converge`, async () => {
   const network = createMemoryNetwork();
   for (const seed of seeds(Number(process.env.MESH_SEEDS ?? 50))) {
+    const summary = await runMeshSeed({
+      seed,
+      peers: SIZES[seed % SIZES.length]!,
+      api: seed % 2 === 0 ? 'replicateP2P' : 'replicateWebRTC',
+      creator: () => getConnectionHandlerMemory({ network }),
+    });
+    console.log(`  ${summary}`);
+  }
+});
+
+test(`memory handler 20 ms away: ${only ?? process.env.MESH_LATENCY_SEEDS ?? 30} seeds, the same`, async () => {
+  // Every message 20 ms late: pushes, answers and change streams from different peers overlap,
+  // which found a deletion reaching a peer that never had the document being lost.
+  const network = createMemoryNetwork({ latencyMs: 20 });
+  for (const seed of seeds(Number(process.env.MESH_LATENCY_SEEDS ?? 30)).map((seed) => seed + LATENCY_SEED_OFFSET)) {
     const summary = await runMeshSeed({
       seed,
       peers: SIZES[seed % SIZES.length]!,

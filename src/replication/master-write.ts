@@ -42,14 +42,18 @@ type Decision =
   | { kind: 'same' }
   | { kind: 'unknown' };
 
-export async function guardedMasterWrite(collection: RxCollection, book: VersionBook, pushed: readonly PushedRow[]): Promise<PushAnswer> {
+export function guardedMasterWrite(collection: RxCollection, book: VersionBook, pushed: readonly PushedRow[]): Promise<PushAnswer> {
+  return book.masterWrites.run(() => decideAndWrite(collection, book, pushed));
+}
+
+async function decideAndWrite(collection: RxCollection, book: VersionBook, pushed: readonly PushedRow[]): Promise<PushAnswer> {
   const answer: PushAnswer = { conflicts: [], versions: [] };
   let pending = pushed;
   for (let round = 1; pending.length > 0; round++) {
     const ids = pending.map(({ row }) => idOf(book, row.newDocumentState));
     const stored = new Map((await collection.storageInstance.findDocumentsById(ids, true)).map((doc) => [idOf(book, doc), doc]));
     const writes: Array<{ document: StoredDocument; previous?: StoredDocument }> = [];
-    const written = new Map<string, { item: PushedRow; decision: Decision & { kind: 'write' } }>();
+    const written = new Map<string, { item: PushedRow; decision: Decision & { kind: 'write' }; document: StoredDocument }>();
     const again: PushedRow[] = [];
     for (const item of pending) {
       const id = idOf(book, item.row.newDocumentState);
@@ -61,7 +65,7 @@ export async function guardedMasterWrite(collection: RxCollection, book: Version
         book.heard(id, decision.state, decision.version);
         const document = docStateToWriteDoc(collection.database.token, false, false, decision.state, current) as StoredDocument;
         writes.push(current ? { document, previous: current } : { document });
-        written.set(id, { item, decision });
+        written.set(id, { item, decision, document });
       }
     }
     if (writes.length > 0) {
@@ -69,10 +73,14 @@ export async function guardedMasterWrite(collection: RxCollection, book: Version
       const failed = result.error.find((error) => error.status !== 409);
       if (failed) throw new Error(`the master could not write ${failed.documentId} (status ${failed.status})`);
       const refused = new Set(result.error.map((error) => error.documentId));
-      for (const [id, { item, decision }] of written) {
+      for (const [id, { item, decision, document }] of written) {
         // Written meanwhile by someone else: decided again against what is there now.
-        if (refused.has(id)) again.push(item);
-        else if (decision.answer) addConflict(answer, decision.state, decision.version);
+        if (refused.has(id)) {
+          again.push(item);
+          continue;
+        }
+        book.recordWrite(id, document, decision.version);
+        if (decision.answer) addConflict(answer, decision.state, decision.version);
       }
     }
     // A storage may tell of a write only after a read can see it: let its change event arrive.

@@ -8,6 +8,7 @@
 import type { Subscription } from 'rxjs';
 import type { RxCollection } from 'rxdb';
 import { now } from 'rxdb';
+import { SerialQueue } from '../kit/serial-queue.js';
 import { BOTTOM, compareVersions, contentKey, mergeVersions, type Version } from './versions.js';
 
 /** Kept per document: its current state and the few before it, whose copies may still be in flight. */
@@ -34,9 +35,20 @@ export class VersionBook {
   private readonly entries = new Map<string, Entry>();
   /** docId → content key → version, for states received from peers until they are written. */
   private readonly heardStates = new Map<string, Map<string, Version>>();
-  /** docId → the master state a conflict answer carried (content key, version), until the fork resolves it. */
-  private readonly heardConflicts = new Map<string, { key: string; version: Version }>();
+  /** docId → the master states conflict answers carried (content key → version), until the fork resolves them. */
+  private readonly heardConflicts = new Map<string, Map<string, Version>>();
+  /**
+   * docId → every deletion of it heard, as one version, until the book sees the document
+   * written: replication storing a deletion of a document this side never had makes no change
+   * event, so a deletion stored that way is among these.
+   */
+  private readonly heardDeletions = new Map<string, Version>();
   private readonly subscription: Subscription;
+  /**
+   * Pushes from different peers are decided one at a time: a storage takes an insert over a
+   * deleted document without a conflict, so two masters' reads of "not there" could each write.
+   */
+  readonly masterWrites = new SerialQueue();
   /** Documents last written before this (by the storage's clock) predate the book: BOTTOM. */
   private readonly startedAt = now();
 
@@ -61,8 +73,8 @@ export class VersionBook {
    */
   versionOf(id: string, state: unknown): Version | undefined {
     const entry = this.entries.get(id);
-    if (!entry) return BOTTOM;
     const key = contentKey(state);
+    if (!entry) return this.heardStates.get(id)?.get(key) ?? BOTTOM;
     return key === entry.key ? entry.version : entry.recent.get(key);
   }
 
@@ -73,12 +85,30 @@ export class VersionBook {
   versionOfStored(id: string, document: { _rev: string; _meta: { lwt: number } }): Version | undefined {
     const entry = this.entries.get(id);
     if (entry) return entry.revs.get(document._rev);
-    return document._meta.lwt < this.startedAt ? BOTTOM : undefined;
+    // Stored without a change event (see recordWrite): the version it came with, if heard.
+    return this.heardStates.get(id)?.get(contentKey(document)) ?? (document._meta.lwt < this.startedAt ? BOTTOM : undefined);
+  }
+
+  /**
+   * A write this side made at `version`. A storage emits no change event for a document that
+   * is inserted already deleted (a deletion reaching a peer that never had the document), so
+   * the book cannot wait for one; when an event does come, it finds the same version.
+   */
+  recordWrite(id: string, document: { _rev: string }, version: Version): void {
+    const entry = this.entries.get(id);
+    if (entry?.revs.has(document._rev)) return;
+    const key = contentKey(document);
+    const own = Math.max(entry?.own ?? 0, entry?.version[this.self] ?? 0);
+    this.entries.set(id, { key, version, own, recent: remember(entry?.recent, key, version), revs: remember(entry?.revs, document._rev, version) });
+    this.heardDeletions.delete(id);
   }
 
   /** A peer sent `state` of `id` at `version`: the version it gets if it is written here. */
   heard(id: string, state: unknown, version: Version): void {
     const key = contentKey(state);
+    if ((state as { _deleted?: unknown } | null)?._deleted === true && !this.entries.has(id)) {
+      this.heardDeletions.set(id, mergeVersions(this.heardDeletions.get(id) ?? BOTTOM, version));
+    }
     const entry = this.entries.get(id);
     // The content we hold already: it now includes what the peer's copy includes.
     if (entry?.key === key) {
@@ -95,7 +125,12 @@ export class VersionBook {
 
   /** The master answered a push of `id` with a conflict and its state at `version`. */
   heardConflict(id: string, state: unknown, version: Version): void {
-    this.heardConflicts.set(id, { key: contentKey(state), version });
+    // One per master: a fork pushing to several masters at once can be answered by each.
+    const pending = this.heardConflicts.get(id) ?? new Map<string, Version>();
+    const key = contentKey(state);
+    pending.set(key, mergeVersions(pending.get(key) ?? BOTTOM, version));
+    if (pending.size > HEARD_PER_DOCUMENT) pending.delete(pending.keys().next().value!);
+    this.heardConflicts.set(id, pending);
     this.heard(id, state, version);
   }
 
@@ -104,6 +139,7 @@ export class VersionBook {
     this.entries.clear();
     this.heardStates.clear();
     this.heardConflicts.clear();
+    this.heardDeletions.clear();
   }
 
   private written(id: string, document: { _rev: string }, context: string): void {
@@ -113,21 +149,39 @@ export class VersionBook {
     let version: Version;
     let ownCount = own;
     if (context === RESOLVED_CONTEXT) {
-      const master = this.heardConflicts.get(id);
-      this.heardConflicts.delete(id);
+      const master = this.takeConflict(id, key);
       version = resolvedVersion(key, entry, master);
       // Only a new content (a handler that merges) is a new write; taking either side's
       // content is not, and counting it as one would make it look concurrent to that side's next write.
       if (key !== entry?.key && key !== master?.key) version = { ...version, [this.self]: (ownCount = own + 1) };
     } else if (!context.startsWith(REPLICATION_CONTEXT)) {
-      // The app wrote: a new write that includes the state it replaced.
-      version = { ...(entry?.version ?? BOTTOM), [this.self]: (ownCount = own + 1) };
+      // The app wrote: a new write that includes the state it replaced. With no entry, that
+      // was nothing, a state older than the book, or a deletion stored without an event.
+      const replaced = entry?.version ?? this.heardDeletions.get(id) ?? BOTTOM;
+      version = { ...replaced, [this.self]: (ownCount = own + 1) };
     } else {
       version = this.takeHeard(id, key) ?? (entry && (key === entry.key ? entry.version : entry.recent.get(key))) ?? BOTTOM;
     }
     const recent = remember(entry?.recent, key, version);
     const revs = remember(entry?.revs, document._rev, version);
     this.entries.set(id, { key, revs, version, own: ownCount, recent });
+    this.heardDeletions.delete(id);
+  }
+
+  /**
+   * The master state a resolved conflict answered: the one whose content was taken, else the
+   * only one pending. With several pending and a new content, none: the new state then counts
+   * as concurrent with each (settled again) instead of claiming writes it may not include.
+   */
+  private takeConflict(id: string, key: string): { key: string; version: Version } | undefined {
+    const pending = this.heardConflicts.get(id);
+    if (!pending) return undefined;
+    const taken = pending.has(key) ? key : pending.size === 1 ? pending.keys().next().value! : undefined;
+    if (taken === undefined) return undefined;
+    const version = pending.get(taken)!;
+    pending.delete(taken);
+    if (pending.size === 0) this.heardConflicts.delete(id);
+    return { key: taken, version };
   }
 
   private takeHeard(id: string, key: string): Version | undefined {
