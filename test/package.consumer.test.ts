@@ -109,6 +109,7 @@ test('a fresh project compiles the public types strictly and pairs peers over so
     assert.is(compiled.status, 0, `the public types do not compile in a fresh project:\n${compiled.output}`);
     const ran = run(process.execPath, [join(project, 'out/program.mjs')], project);
     assert.is(ran.status, 0, ran.output);
+    console.log(`the packed tarball in a fresh project: tsc (strict, skipLibCheck false) exit ${compiled.status}; program: ${ran.output.trim().split('\n').join(' | ')}`);
     for (const name of ['socket.io', 'mqtt', 'nostr']) assert.ok(ran.output.includes(`${name} ok`), ran.output);
   } finally {
     rmSync(project, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import { createMemoryNetwork, getConnectionHandlerMemory } from '../handlers/memory/index.js';
 import { getConnectionHandlerSocketIo } from '../handlers/socket-io/client.js';
 import { startSocketIoSignalingServer } from '../handlers/socket-io/server/index.js';
+import type { P2PConnectionHandlerCreator } from '../src/types.js';
 import { runMeshSeed } from './fixtures/mesh-writes.js';
 
 const BASE = Number(process.env.MESH_SEED_BASE ?? 20261203);
@@ -19,47 +20,33 @@ const SIZES = [3, 4, 6];
 /** The latency run draws other schedules than the plain memory run; MESH_SEED=n replays seed n itself. */
 const LATENCY_SEED_OFFSET = only === undefined ? 100_000 : 0;
 
-test(`memory handler: ${only ?? process.env.MESH_SEEDS ?? 50} seeds, every single-writer write survives, contested ones converge`, async () => {
-  const network = createMemoryNetwork();
-  for (const seed of seeds(Number(process.env.MESH_SEEDS ?? 50))) {
-    const summary = await runMeshSeed({
-      seed,
-      peers: SIZES[seed % SIZES.length]!,
-      api: seed % 2 === 0 ? 'replicateP2P' : 'replicateWebRTC',
-      creator: () => getConnectionHandlerMemory({ network }),
-    });
+/** Runs each seed with the peer count and API it draws, printing its summary. */
+async function runSeeds(list: number[], creator: () => P2PConnectionHandlerCreator, operations?: number): Promise<void> {
+  for (const seed of list) {
+    const api = seed % 2 === 0 ? 'replicateP2P' : 'replicateWebRTC';
+    const summary = await runMeshSeed({ seed, peers: SIZES[seed % SIZES.length]!, api, creator, ...(operations ? { operations } : {}) });
     console.log(`  ${summary}`);
   }
+}
+
+test(`memory handler: ${only ?? process.env.MESH_SEEDS ?? 50} seeds, every single-writer write survives, contested ones converge`, async () => {
+  const network = createMemoryNetwork();
+  await runSeeds(seeds(Number(process.env.MESH_SEEDS ?? 50)), () => getConnectionHandlerMemory({ network }));
 });
 
 test(`memory handler 20 ms away: ${only ?? process.env.MESH_LATENCY_SEEDS ?? 30} seeds, the same`, async () => {
   // Every message 20 ms late: pushes, answers and change streams from different peers overlap,
-  // which found a deletion reaching a peer that never had the document being lost.
+  // which found deletions and updates being lost (docs/replication.md).
   const network = createMemoryNetwork({ latencyMs: 20 });
-  for (const seed of seeds(Number(process.env.MESH_LATENCY_SEEDS ?? 30)).map((seed) => seed + LATENCY_SEED_OFFSET)) {
-    const summary = await runMeshSeed({
-      seed,
-      peers: SIZES[seed % SIZES.length]!,
-      api: seed % 2 === 0 ? 'replicateP2P' : 'replicateWebRTC',
-      creator: () => getConnectionHandlerMemory({ network }),
-    });
-    console.log(`  ${summary}`);
-  }
+  const list = seeds(Number(process.env.MESH_LATENCY_SEEDS ?? 30)).map((seed) => seed + LATENCY_SEED_OFFSET);
+  await runSeeds(list, () => getConnectionHandlerMemory({ network }));
 });
 
 test(`socket.io over WebRTC: ${only ?? process.env.MESH_SOCKET_SEEDS ?? 10} seeds, the same`, async () => {
   const server = await startSocketIoSignalingServer();
   try {
-    for (const seed of seeds(Number(process.env.MESH_SOCKET_SEEDS ?? 10))) {
-      const summary = await runMeshSeed({
-        seed,
-        peers: SIZES[seed % SIZES.length]!,
-        api: seed % 2 === 0 ? 'replicateP2P' : 'replicateWebRTC',
-        operations: 40,
-        creator: () => getConnectionHandlerSocketIo({ url: server.url, config: { iceServers: [] } }),
-      });
-      console.log(`  ${summary}`);
-    }
+    const creator = () => getConnectionHandlerSocketIo({ url: server.url, config: { iceServers: [] } });
+    await runSeeds(seeds(Number(process.env.MESH_SOCKET_SEEDS ?? 10)), creator, 40);
   } finally {
     await server.close();
   }
