@@ -42,24 +42,34 @@ export async function pairConnect(contender: Contender, topic: string): Promise<
   }
 }
 
-export async function runP1(contenders: Contenders, quick: boolean): Promise<FigureResult> {
-  const runs = quick ? 5 : 20;
-  const field = allContenders(contenders);
-  const times = new Map<string, number[]>(field.map((contender) => [contender.name, []]));
+/**
+ * `runs` pair connects of each entry (keyed by `key`) after one warm-up run, interleaved:
+ * rotated run by run, so each follows each other one as often (a run's teardown spills into
+ * the next run, whoever's it is).
+ */
+export async function interleavedPairConnects(
+  field: ReadonlyArray<{ contender: Contender; key: string }>,
+  runs: number,
+  label: string,
+): Promise<{ times: Map<string, number[]>; failures: Map<string, string[]> }> {
+  const times = new Map<string, number[]>(field.map(({ key }) => [key, []]));
   const failures = new Map<string, string[]>();
   for (let run = -1; run < runs; run++) {
-    // Rotated run by run: each contender follows each other one as often (a run's teardown
-    // spills into the next run, whoever's it is).
-    for (const contender of rotated(field, run)) {
-      const topic = `bench-p1-${contender.name}-${run}-${Math.random().toString(36).slice(2, 8)}`;
+    for (const { contender, key } of rotated(field, run)) {
       try {
-        const ms = await pairConnect(contender, topic);
-        if (run >= 0) times.get(contender.name)!.push(ms);
+        const ms = await pairConnect(contender, `bench-${label}-${key}-${run}-${Math.random().toString(36).slice(2, 8)}`);
+        if (run >= 0) times.get(key)!.push(ms);
       } catch (error) {
-        failures.set(contender.name, [...(failures.get(contender.name) ?? []), errorText(error)]);
+        failures.set(key, [...(failures.get(key) ?? []), errorText(error)]);
       }
     }
   }
+  return { times, failures };
+}
+
+export async function runP1(contenders: Contenders, quick: boolean): Promise<FigureResult> {
+  const runs = quick ? 5 : 20;
+  const { times, failures } = await interleavedPairConnects(allContenders(contenders).map((contender) => ({ contender, key: contender.name })), runs, 'p1');
   const notes = [...failures].map(([name, errors]) => `P1 ${name}: ${errors.length} failed run(s): ${[...new Set(errors)].join('; ')}`);
   notes.push(`P1: ${runs} runs per contender after 1 warm-up, interleaved`);
   const rows: Measured[] = [];

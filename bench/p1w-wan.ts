@@ -5,9 +5,9 @@
  * round trips a contender needs until both data channels are open: the design choice that
  * loopback hides and users feel.
  */
-import { median, p90, rotated, row, rowOfRuns, errorText, type FigureResult, type Measured } from './lib.js';
+import { median, p90, row, rowOfRuns, type FigureResult, type Measured } from './lib.js';
 import { proxiedInfos, WAN_DELAY_MS, type LatencyProxy } from './latency-proxy.js';
-import { pairConnect } from './p1-connect.js';
+import { interleavedPairConnects } from './p1-connect.js';
 import { allContenders, contendersFor, type Contender, type Contenders } from './transports.js';
 import type { WebRTCImplementation } from '../src/mesh/wrtc.js';
 
@@ -28,18 +28,7 @@ export async function runP1w(contenders: Contenders, quick: boolean, wrtc: WebRT
       const far = wanByName.get(contender.name);
       return [{ contender, key: `${contender.name}/loopback` }, ...(far ? [{ contender: far, key: `${contender.name}/wan` }] : [])];
     });
-    const times = new Map<string, number[]>(field.map(({ key }) => [key, []]));
-    const failures = new Map<string, string[]>();
-    for (let run = -1; run < runs; run++) {
-      for (const { contender, key } of rotated(field, run)) {
-        try {
-          const ms = await pairConnect(contender, `bench-p1w-${key}-${run}-${Math.random().toString(36).slice(2, 8)}`);
-          if (run >= 0) times.get(key)!.push(ms);
-        } catch (error) {
-          failures.set(key, [...(failures.get(key) ?? []), errorText(error)]);
-        }
-      }
-    }
+    const { times, failures } = await interleavedPairConnects(field, runs, 'p1w');
     return summarize(contenders, times, failures, runs);
   } finally {
     await Promise.all(proxies.map((proxy) => proxy.close()));
